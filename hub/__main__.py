@@ -1,0 +1,95 @@
+"""`python -m hub …`: run the hub, the demo, and the operator's commands (a thin typer shell)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from hub.settings import HubSettings
+from hub.topology import build_topology, to_definitions
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
+app.add_typer(audit_app, name="audit")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _dump(doc: object) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@app.command()
+def topology(
+    out: Path = typer.Option(ROOT / "deploy/rabbitmq/definitions.json", help="where to write"),
+) -> None:
+    """Write the RabbitMQ definitions generated from `hub.topology` and the settings."""
+    s = HubSettings()
+    topo = build_topology(s.units, s.retry.ladder_s, s.rabbit.delivery_limit)
+    out.write_text(_dump(to_definitions(topo)))
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def schemas(out: Path = typer.Option(ROOT / "contracts/schemas", help="folder to write")) -> None:
+    """Write the JSON Schema of every message (one file per kind, plus the envelope)."""
+    from contracts.schema import message_schemas
+
+    out.mkdir(parents=True, exist_ok=True)
+    docs = message_schemas()
+    for name, doc in docs.items():
+        (out / f"{name}.json").write_text(_dump(doc))
+    typer.echo(f"wrote {len(docs)} schemas to {out}")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (the hub also does this at start-up)."""
+    from hub.store import connect
+    from hub.store import migrate as apply
+
+    async def _run() -> list[str]:
+        s = HubSettings()
+        conn = await connect(s.postgres)
+        try:
+            return await apply(conn, s.postgres.schema_)
+        finally:
+            await conn.close()
+
+    applied = asyncio.run(_run())
+    typer.echo(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the whole audit chain; exit 1 at the first row that does not verify."""
+    from hub.store import audit_repo, connect
+
+    async def _run() -> tuple[int, object]:
+        s = HubSettings()
+        conn = await connect(s.postgres)
+        try:
+            return await audit_repo.verify(conn)
+        finally:
+            await conn.close()
+
+    count, broken = asyncio.run(_run())
+    if broken is not None:
+        typer.echo(f"audit chain BROKEN after {count} rows: {broken}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit chain verifies: {count} rows")
+
+
+def main() -> None:
+    """Entry point of `python -m hub` and the `hub` script."""
+    app(args=sys.argv[1:], prog_name="python -m hub")
+
+
+if __name__ == "__main__":
+    main()

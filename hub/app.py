@@ -1,0 +1,166 @@
+"""Composition root: the running hub, built from settings.
+
+`Hub` wires a FastStream broker (one router per connector), the PostgreSQL pool, the batching
+engine, the consumer that settles each message, the outbox relay, the dead-letter parkers and the
+deadline scanner. Nothing else in the hub builds these objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+from faststream import AckPolicy
+from faststream.rabbit import RabbitBroker, RabbitMessage, RabbitRouter
+
+from hub import ledger
+from hub.broker import declare, make_broker, rabbit_queue
+from hub.consumer import Consumer, Deliver
+from hub.core import Directory, decide
+from hub.deadletter import consume_dead_letter
+from hub.engine import Clock, Engine
+from hub.outbox import run_relay
+from hub.publisher import Publisher, RabbitPublisher
+from hub.retry import RetryPolicy
+from hub.runtime import ConnectorSpec, DeliverFactory
+from hub.settings import HubSettings
+from hub.store import create_pool
+from hub.topology import CONNECTORS, Topology, build_topology, in_queue, out_queue
+
+__all__ = ["Hub", "utc_now"]
+
+log = structlog.get_logger("hub.app")
+
+
+def utc_now() -> datetime:
+    """The real clock (tests and the demo inject their own)."""
+    return datetime.now(UTC)
+
+
+class Hub:
+    """The running hub. Use `async with Hub(settings, ...) as hub:`."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        *,
+        specs: Sequence[ConnectorSpec] = (),
+        resources: Mapping[str, Any] | None = None,
+        clock: Clock = utc_now,
+        directory: Directory | None = None,
+        background: bool = True,
+        wrap_publisher: Callable[[Publisher], Publisher] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.specs = {s.name: s for s in specs}
+        self.resources = dict(resources or {})
+        self.directory = directory or Directory(units=frozenset(settings.units))
+        self.topology: Topology = build_topology(
+            settings.units, settings.retry.ladder_s, settings.rabbit.delivery_limit
+        )
+        self.broker: RabbitBroker = make_broker(settings.rabbit)
+        self._background = background
+        self._tasks: list[asyncio.Task[None]] = []
+        self.pool: asyncpg.Pool
+        self.engine: Engine
+        self.consumer: Consumer
+        publisher: Publisher = RabbitPublisher(self.broker, settings.rabbit.confirm_timeout_s)
+        self.publisher = wrap_publisher(publisher) if wrap_publisher else publisher
+        self._factories: dict[str, DeliverFactory] = {}
+        self._delivers: dict[str, Deliver] = {}
+        for router in self._routers():
+            self.broker.include_router(router)
+
+    # ------------------------------------------------------------------ wiring
+
+    def _routers(self) -> list[RabbitRouter]:
+        routers = []
+        for name in CONNECTORS:
+            spec = self.specs.get(name) or ConnectorSpec(name, frozenset())
+            router = RabbitRouter()
+            self._subscribe(router, in_queue(name), accepts=spec.accepts, deliver=None)
+            if spec.deliver is not None:
+                self._subscribe(router, out_queue(name), accepts=(), deliver=spec.deliver)
+                self._factories[out_queue(name)] = spec.deliver
+            self._subscribe_dlq(router, name)
+            routers.append(router)
+        return routers
+
+    def _subscribe(self, router: RabbitRouter, queue: str, *, accepts: Any, deliver: Any) -> None:
+        q = rabbit_queue(self.topology.queue(queue))
+
+        async def handle(message: RabbitMessage) -> None:
+            fn: Deliver | None = self._delivers.get(queue)
+            await self.consumer.consume(message, queue, accepts=accepts, deliver=fn)
+
+        handle.__doc__ = f"Consume {queue}."
+        router.subscriber(q, ack_policy=AckPolicy.REJECT_ON_ERROR, title=queue)(handle)
+
+    def _subscribe_dlq(self, router: RabbitRouter, connector: Any) -> None:
+        q = rabbit_queue(self.topology.queue(f"hub.{connector}.dlq"))
+
+        async def park(message: RabbitMessage) -> None:
+            await consume_dead_letter(self.pool, self.clock, connector, message)
+
+        park.__doc__ = f"Park the dead letters of {connector} in PostgreSQL."
+        router.subscriber(q, ack_policy=AckPolicy.REJECT_ON_ERROR, title=q.name)(park)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Migrate, declare the topology, start the engine, consumers and background loops."""
+        self.pool = await create_pool(self.settings.postgres)
+        self.engine = Engine(
+            self.pool,
+            self.publisher,
+            self.settings.engine,
+            self.clock,
+            decider=lambda env, view, now: decide(env, view, now, self.directory),
+        )
+        self.consumer = Consumer(
+            self.engine, self.publisher, RetryPolicy(self.settings.retry.ladder_s), self.clock
+        )
+        self._delivers = {q: make(self.resources) for q, make in self._factories.items()}
+        await self.broker.connect()
+        await declare(self.broker, self.topology)
+        await self.engine.start()
+        await self.broker.start()
+        if self._background:
+            self._spawn(
+                run_relay(
+                    self.pool,
+                    self.publisher,
+                    every_s=self.settings.engine.outbox_sweep_s,
+                    grace_s=self.settings.engine.outbox_grace_s,
+                ),
+                "outbox-relay",
+            )
+            self._spawn(
+                ledger.run_scanner(self.engine, self.pool, self.clock, every_s=1.0), "deadlines"
+            )
+        log.info("hub.started", units=len(self.settings.units))
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))
+
+    async def stop(self) -> None:
+        """Stop consuming, let the engine finish its batches, then close everything."""
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.broker.stop()
+        await self.engine.stop()
+        await self.pool.close()
+        log.info("hub.stopped")
+
+    async def __aenter__(self) -> Hub:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

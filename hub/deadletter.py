@@ -1,0 +1,207 @@
+"""Dead letters: the DLQ consumer parks each message in PostgreSQL, with what operators need.
+
+A message reaches a connector's DLQ two ways: the hub put it there with `x-hub-error-*` headers (a
+permanent error, a contract violation, or a spent retry ladder), or the broker did (the quorum
+queue's delivery limit, a reject), and then `x-death` says why. Either way it is parked once per
+(message id, failed queue); a repeat failure of the same message counts up on the same row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import structlog
+from faststream.exceptions import NackMessage
+from faststream.rabbit import RabbitMessage
+from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
+
+from hub.audit import AuditEntry
+from hub.engine import Clock
+from hub.retry import ATTEMPT_HEADER
+from hub.store import audit_repo
+from hub.topology import Connector
+
+__all__ = ["Parked", "consume_dead_letter", "park", "parked_from"]
+
+log = structlog.get_logger("hub.deadletter")
+
+_PARK_PATIENCE_S = 30.0
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A dead letter as stored: where it failed, why, and the original message."""
+
+    message_id: str | None
+    connector: str
+    queue: str
+    kind: str | None
+    correlation_id: str | None
+    error_type: str
+    reason: str
+    error_message: str
+    trace: str
+    body: bytes
+    headers: dict[str, Any]
+    attempts: int
+
+
+def _kind_of(body: bytes, fallback: str | None) -> str | None:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return fallback
+    kind = doc.get("kind") if isinstance(doc, dict) else None
+    return kind if isinstance(kind, str) and len(kind) < 100 else fallback
+
+
+def _broker_death(headers: dict[str, Any]) -> tuple[str, str]:
+    reason = str(headers.get("x-first-death-reason", "unknown"))
+    queue = str(headers.get("x-first-death-queue", "unknown"))
+    return f"broker_{reason}", queue
+
+
+def parked_from(
+    connector: str,
+    body: bytes,
+    headers: dict[str, Any],
+    message_id: str | None,
+    correlation_id: str | None,
+    message_type: str | None,
+) -> Parked:
+    """Build the stored form of a dead letter from the message as it arrived in the DLQ (pure)."""
+    clean = {k: v for k, v in headers.items() if not k.startswith("x-death")}
+    if "x-hub-error-reason" in headers:
+        reason = str(headers["x-hub-error-reason"])
+        error_type = str(headers.get("x-hub-error-type", "Unknown"))
+        queue = str(headers.get("x-hub-failed-queue", "unknown"))
+    else:
+        reason, queue = _broker_death(headers)
+        error_type = "BrokerDeadLetter"
+    return Parked(
+        message_id=message_id,
+        connector=connector,
+        queue=queue,
+        kind=_kind_of(body, message_type),
+        correlation_id=correlation_id,
+        error_type=error_type,
+        reason=reason,
+        error_message=str(headers.get("x-hub-error-message", ""))[:1000],
+        trace=str(headers.get("x-hub-error-trace", "")),
+        body=body,
+        headers=json.loads(json.dumps(clean, default=str)),
+        attempts=int(headers.get(ATTEMPT_HEADER, 0) or 0),
+    )
+
+
+_UPSERT = """
+INSERT INTO dead_letters (message_id, connector, queue, kind, correlation_id, error_type, reason,
+    error_message, trace, body, headers, attempts, first_failed_at, last_failed_at, status_at)
+VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)
+ON CONFLICT (message_id, queue) WHERE message_id IS NOT NULL DO UPDATE SET
+    failures = dead_letters.failures + 1, last_failed_at = EXCLUDED.last_failed_at,
+    error_type = EXCLUDED.error_type, reason = EXCLUDED.reason,
+    error_message = EXCLUDED.error_message, trace = EXCLUDED.trace, headers = EXCLUDED.headers,
+    attempts = EXCLUDED.attempts, status = 'parked', status_at = EXCLUDED.status_at
+RETURNING id, failures
+"""
+
+
+def _uuid_or_none(value: str | None) -> str | None:
+    try:
+        return str(UUID(value)) if value else None
+    except ValueError:
+        return None
+
+
+async def park(pool: asyncpg.Pool, p: Parked, now: datetime) -> int:
+    """Store (or count again) a dead letter and audit it; return its row id."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            _UPSERT,
+            _uuid_or_none(p.message_id),
+            p.connector,
+            p.queue,
+            p.kind,
+            p.correlation_id,
+            p.error_type,
+            p.reason,
+            p.error_message,
+            p.trace,
+            p.body,
+            p.headers,
+            p.attempts,
+            now,
+        )
+        assert row is not None
+        detail = {
+            "id": row["id"],
+            "message_id": p.message_id,
+            "queue": p.queue,
+            "reason": p.reason,
+            "kind": p.kind,
+            "failures": row["failures"],
+        }
+        await audit_repo.append(
+            conn, [AuditEntry(now, "hub", "dead_letter.parked", p.correlation_id or "-", detail)]
+        )
+        return int(row["id"])
+
+
+def _minimal(p: Parked, error: BaseException) -> Parked:
+    """A record that stores whatever broke the full one out of the way (headers, trace)."""
+    return dataclasses.replace(
+        p,
+        headers={},
+        trace="",
+        error_message=f"{p.error_message} [parking: {type(error).__name__}]",
+    )
+
+
+async def consume_dead_letter(
+    pool: asyncpg.Pool, clock: Clock, connector: Connector, message: RabbitMessage
+) -> None:
+    """Park one DLQ message. On failure back off, then try a minimal record; never drop it.
+
+    While PostgreSQL is down the message goes back to the DLQ after the back-off (at most one round
+    every `_PARK_PATIENCE_S`), so a long outage costs no CPU and loses nothing.
+    """
+    raw = message.raw_message
+    record = parked_from(
+        connector,
+        message.body,
+        dict(message.headers),
+        message.message_id,
+        message.correlation_id,
+        raw.type,
+    )
+    try:
+        async for attempt in AsyncRetrying(
+            wait=wait_exponential(multiplier=0.2, max=5),
+            stop=stop_after_delay(_PARK_PATIENCE_S),
+            reraise=True,
+        ):
+            with attempt:
+                failed = attempt.retry_state.outcome
+                last = failed.exception() if failed is not None else None
+                row_id = await park(
+                    pool, record if last is None else _minimal(record, last), clock()
+                )
+    except Exception as e:
+        log.error("dead_letter.park_failed", connector=connector, error=type(e).__name__)
+        raise NackMessage(requeue=True) from e
+    log.info(
+        "dead_letter.parked",
+        id=row_id,
+        connector=connector,
+        queue=record.queue,
+        reason=record.reason,
+        kind=record.kind,
+        message_id=record.message_id,
+    )

@@ -1,0 +1,288 @@
+"""The consume path: messages handled concurrently are decided one by one and committed in batches.
+
+Each handler submits a `Job` and waits. The engine gathers the jobs that arrive together (up to
+`max_batch`), and for each batch opens one transaction that:
+
+1. claims every message id in the inbox (a duplicate is acknowledged and changes nothing);
+2. locks and loads the orders and warrants the batch touches, once;
+3. runs the pure decision for each job in arrival order, each one seeing the effects of the ones
+   before; a job whose decision fails is set aside with its error, and its inbox claim is released;
+4. writes all effects set-wise: states, deadlines, outbox rows, technical acks, the audit chain.
+
+After the commit it publishes the outbox rows with pipelined confirms and marks them confirmed; rows
+that fail to publish stay for the relay. Only then are the jobs' futures resolved, so a handler acks
+its message after the commit and the confirms. If the batch's transaction fails as a whole, every
+job is run again on its own, so one poison message cannot take the batch down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import structlog
+
+from contracts import Envelope
+from hub.audit import AuditEntry
+from hub.core import Outcome, View, keys_for
+from hub.errors import StoreUnavailable
+from hub.publisher import Publisher
+from hub.settings import EngineSettings
+from hub.store import audit_repo, state_repo
+
+__all__ = ["Clock", "Engine", "EngineStats", "Job"]
+
+log = structlog.get_logger("hub.engine")
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(eq=False)
+class Job:
+    """One consumed message: inbox key, events to apply, and the delivery it acknowledges."""
+
+    consumer: str
+    message_id: UUID
+    events: tuple[Envelope, ...]
+    acks: UUID | None = None
+    future: asyncio.Future[None] | None = field(default=None, repr=False)
+
+
+@dataclass
+class EngineStats:
+    """Counters of the engine's work: how many transactions, for how many jobs."""
+
+    batches: int = 0
+    jobs: int = 0
+    isolated: int = 0
+
+
+@dataclass
+class _Batch:
+    """What one transaction writes, gathered from the jobs that succeeded."""
+
+    outcome: Outcome = field(default_factory=Outcome)
+    acks: list[UUID] = field(default_factory=list)
+    failed: list[tuple[Job, BaseException]] = field(default_factory=list)
+    done: list[Job] = field(default_factory=list)
+
+
+_TRANSIENT_PG = (
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+class Engine:
+    """Batches jobs into transactions; see the module docstring for the steps."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publisher: Publisher,
+        settings: EngineSettings,
+        clock: Clock,
+        decider: Callable[[Envelope, View, datetime], Outcome],
+    ) -> None:
+        self._pool = pool
+        self._publisher = publisher
+        self._settings = settings
+        self._clock = clock
+        self._decide = decider
+        self._pending: list[Job] = []
+        self._wakeup = asyncio.Event()
+        self._slots = asyncio.Semaphore(settings.flush_concurrency)
+        self._task: asyncio.Task[None] | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
+        self.stats = EngineStats()
+
+    async def start(self) -> None:
+        """Start the batching loop."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="hub-engine")
+
+    async def stop(self) -> None:
+        """Stop taking batches; flushes under way finish first."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await asyncio.gather(*self._flushes, return_exceptions=True)
+        for job in self._pending:
+            if job.future is not None and not job.future.done():
+                job.future.set_exception(StoreUnavailable("engine stopped"))
+        self._pending.clear()
+
+    async def seen(self, consumer: str, message_id: UUID) -> bool:
+        """Whether `consumer` already processed `message_id` (committed)."""
+        found = await self._pool.fetchval(
+            "SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2", consumer, message_id
+        )
+        return found is not None
+
+    async def run(self, job: Job) -> None:
+        """Submit `job` and wait until its batch is committed and published; raise its error."""
+        job.future = asyncio.get_running_loop().create_future()
+        self._pending.append(job)
+        self._wakeup.set()
+        await job.future
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            # A short gather window lets the deliveries already prefetched join this batch.
+            if len(self._pending) < self._settings.max_batch:
+                await asyncio.sleep(self._settings.max_wait_ms / 1000)
+            await self._slots.acquire()
+            batch = self._pending[: self._settings.max_batch]
+            del self._pending[: len(batch)]
+            if self._pending:
+                self._wakeup.set()
+            if not batch:
+                self._slots.release()
+                continue
+            task = asyncio.create_task(self._flush_guarded(batch))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+
+    async def _flush_guarded(self, jobs: list[Job]) -> None:
+        try:
+            await self._flush_isolating(jobs)
+        finally:
+            self._slots.release()
+
+    async def _flush_isolating(self, jobs: list[Job]) -> None:
+        try:
+            await self._flush(jobs)
+        except Exception as e:
+            if len(jobs) == 1:
+                _settle(jobs[0], _translate(e))
+                return
+            log.warning("batch.failed_isolating", size=len(jobs), error=type(e).__name__)
+            self.stats.isolated += 1
+            for job in jobs:
+                try:
+                    await self._flush([job])
+                except Exception as one:
+                    _settle(job, _translate(one))
+
+    async def _flush(self, jobs: list[Job]) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            batch = await self._decide_batch(conn, jobs)
+            await self._write(conn, batch)
+        self.stats.batches += 1
+        self.stats.jobs += len(jobs)
+        await self._publish(batch.outcome)
+        for job in batch.done:
+            _settle(job, None)
+        for job, error in batch.failed:
+            _settle(job, error)
+
+    async def _decide_batch(self, conn: Any, jobs: Sequence[Job]) -> _Batch:
+        keys = sorted({(j.consumer, j.message_id) for j in jobs})
+        fresh = await state_repo.claim_inbox(conn, keys)
+        batch = _Batch()
+        todo = [j for j in jobs if (j.consumer, j.message_id) in fresh]
+        batch.done += [j for j in jobs if (j.consumer, j.message_id) not in fresh]  # duplicates
+        view = await self._load(conn, todo)
+        now = self._clock()
+        for job in todo:
+            try:
+                outcome = _received(job, now)
+                for env in job.events:
+                    step = self._decide(env, view, now)
+                    view = view.merged(step)
+                    outcome += step
+            except Exception as e:
+                batch.failed.append((job, e))
+                continue
+            batch.outcome += outcome
+            batch.done.append(job)
+            if job.acks is not None:
+                batch.acks.append(job.acks)
+        await state_repo.release_inbox(conn, [(j.consumer, j.message_id) for j, _ in batch.failed])
+        return batch
+
+    async def _load(self, conn: Any, jobs: Sequence[Job]) -> View:
+        orders: set[str] = set()
+        warrants: set[str] = set()
+        for job in jobs:
+            for env in job.events:
+                o, w = keys_for(env)
+                orders |= o
+                warrants |= w
+        return View(
+            orders=await state_repo.load_orders(conn, orders),
+            warrants=await state_repo.load_warrants(conn, warrants),
+        )
+
+    async def _write(self, conn: Any, batch: _Batch) -> None:
+        o = batch.outcome
+        await state_repo.save_orders(conn, o.orders.values())
+        await state_repo.save_warrants(conn, o.warrants.values())
+        await state_repo.save_deadlines(conn, o.open_deadlines)
+        await state_repo.satisfy_deadlines(conn, o.satisfied)
+        await state_repo.mark_alerted(conn, o.alerted)
+        await state_repo.save_outbox(conn, o.sends)
+        await state_repo.mark_acked(conn, batch.acks)
+        await audit_repo.append(conn, o.audit)
+
+    async def _publish(self, outcome: Outcome) -> None:
+        if not outcome.sends:
+            return
+        results = await self._publisher.publish_many(outcome.sends)
+        ok = [m.message_id for m, r in zip(outcome.sends, results, strict=True) if r is None]
+        failed = len(outcome.sends) - len(ok)
+        if failed:
+            log.warning(
+                "outbox.publish_deferred", failed=failed, reason=str(next(r for r in results if r))
+            )
+        if ok:
+            try:
+                async with self._pool.acquire() as conn:
+                    await state_repo.mark_confirmed(conn, ok)
+            except Exception as e:  # the relay re-publishes them; consumers dedup by message id
+                log.warning("outbox.confirm_not_recorded", error=type(e).__name__)
+
+
+def _received(job: Job, now: datetime) -> Outcome:
+    return Outcome(
+        audit=tuple(
+            AuditEntry(
+                now,
+                f"{env.source.connector}:{env.source.system}",
+                "message.received",
+                env.correlation_id,
+                {"message_id": str(env.message_id), "kind": env.kind, "queue": job.consumer},
+            )
+            for env in job.events
+        )
+    )
+
+
+def _translate(error: BaseException) -> BaseException:
+    if isinstance(error, _TRANSIENT_PG):
+        return StoreUnavailable(f"{type(error).__name__}: {error}")
+    return error
+
+
+def _settle(job: Job, error: BaseException | None) -> None:
+    if job.future is None or job.future.done():
+        return
+    if error is None:
+        job.future.set_result(None)
+    else:
+        job.future.set_exception(error)

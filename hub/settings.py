@@ -1,0 +1,59 @@
+"""One settings object, built once from `HUB_*` environment variables and passed down."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["EngineSettings", "HubSettings", "PostgresSettings", "RabbitSettings", "RetrySettings"]
+
+
+class RabbitSettings(BaseModel):
+    """Where the broker is, and how the hub talks to it."""
+
+    url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    management_url: str = "http://guest:guest@127.0.0.1:15672/"
+    prefetch: int = Field(default=256, ge=1, le=65535)
+    delivery_limit: int = Field(default=5, ge=1)
+    confirm_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class PostgresSettings(BaseModel):
+    """Where the database is; `schema_` lets tests and several hubs share one database."""
+
+    dsn: str = "postgresql://hub:hub@127.0.0.1:5432/hub"
+    schema_: str = Field(default="hub", alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    pool_min: int = 2
+    pool_max: int = 10
+
+    model_config = {"populate_by_name": True}
+
+
+class RetrySettings(BaseModel):
+    """The delayed-retry ladder (seconds per rung) and the short in-process tries before it."""
+
+    ladder_s: tuple[float, ...] = (5, 30, 120, 600, 3600)
+    immediate_attempts: int = Field(default=3, ge=1)
+    immediate_wait_s: float = Field(default=0.2, ge=0)
+
+
+class EngineSettings(BaseModel):
+    """How the consume path batches: at most `max_batch` messages per transaction."""
+
+    max_batch: int = Field(default=256, ge=1)
+    max_wait_ms: float = Field(default=2.0, ge=0)
+    flush_concurrency: int = Field(default=2, ge=1)
+    outbox_sweep_s: float = Field(default=1.0, gt=0)
+    outbox_grace_s: float = Field(default=5.0, ge=0)
+
+
+class HubSettings(BaseSettings):
+    """Everything the hub needs to start; read from `HUB_…` variables (nested with `__`)."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="ignore")
+
+    units: tuple[str, ...] = ("mg.ceresp-bh", "mg.presidio-contagem", "mg.penitenciaria-nh")
+    rabbit: RabbitSettings = RabbitSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    retry: RetrySettings = RetrySettings()
+    engine: EngineSettings = EngineSettings()

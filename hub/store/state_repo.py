@@ -1,0 +1,236 @@
+"""SQL for the state a batch reads and writes: inbox, orders, warrants, deadlines, outbox.
+
+Every function here is set-oriented: one statement for the whole batch, not one per message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from hub.outgoing import Outgoing
+from hub.state import DeadlineRow, OrderRow, WarrantRow
+from hub.store.pool import Conn
+
+__all__ = [
+    "claim_inbox",
+    "load_orders",
+    "load_warrants",
+    "mark_acked",
+    "mark_alerted",
+    "mark_confirmed",
+    "release_inbox",
+    "satisfy_deadlines",
+    "save_deadlines",
+    "save_orders",
+    "save_outbox",
+    "save_warrants",
+]
+
+
+async def claim_inbox(conn: Conn, keys: Sequence[tuple[str, UUID]]) -> set[tuple[str, UUID]]:
+    """Record these (consumer, message id) pairs; return the ones not seen before."""
+    rows = await conn.fetch(
+        "INSERT INTO inbox (consumer, message_id)"
+        " SELECT * FROM unnest($1::text[], $2::uuid[]) ON CONFLICT DO NOTHING"
+        " RETURNING consumer, message_id",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {(r["consumer"], r["message_id"]) for r in rows}
+
+
+async def release_inbox(conn: Conn, keys: Sequence[tuple[str, UUID]]) -> None:
+    """Forget these pairs again (their processing failed inside the same transaction)."""
+    if keys:
+        await conn.execute(
+            "DELETE FROM inbox USING unnest($1::text[], $2::uuid[]) AS k(c, m)"
+            " WHERE inbox.consumer = k.c AND inbox.message_id = k.m",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+        )
+
+
+_ORDER_COLS = (
+    "order_number, process_number, state, custodial_unit, issuing_court, secrecy, contingency,"
+    " issued_at, received_at, validated_at, complied_at, released, bnmp_id, document, version"
+)
+
+
+async def load_orders(conn: Conn, numbers: Iterable[str]) -> dict[str, OrderRow]:
+    """Lock and read these release orders (missing ones are absent from the result)."""
+    keys = sorted(set(numbers))
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT {_ORDER_COLS} FROM release_orders WHERE order_number = ANY($1)"
+        " ORDER BY order_number FOR UPDATE",
+        keys,
+    )
+    return {r["order_number"]: OrderRow(**dict(r)) for r in rows}
+
+
+async def save_orders(conn: Conn, rows: Iterable[OrderRow]) -> None:
+    """Insert or update these release orders."""
+    data = [
+        (
+            r.order_number,
+            r.process_number,
+            r.state,
+            r.custodial_unit,
+            r.issuing_court,
+            r.secrecy,
+            r.contingency,
+            r.issued_at,
+            r.received_at,
+            r.validated_at,
+            r.complied_at,
+            r.released,
+            r.bnmp_id,
+            r.document,
+            r.version,
+        )
+        for r in rows
+    ]
+    if not data:
+        return
+    await conn.executemany(
+        f"INSERT INTO release_orders ({_ORDER_COLS}) VALUES"
+        " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
+        " ON CONFLICT (order_number) DO UPDATE SET state = EXCLUDED.state,"
+        " custodial_unit = EXCLUDED.custodial_unit, received_at = EXCLUDED.received_at,"
+        " validated_at = EXCLUDED.validated_at, complied_at = EXCLUDED.complied_at,"
+        " released = EXCLUDED.released, bnmp_id = EXCLUDED.bnmp_id,"
+        " contingency = EXCLUDED.contingency,"
+        " version = EXCLUDED.version, updated_at = now()",
+        data,
+    )
+
+
+_WARRANT_COLS = (
+    "warrant_number, process_number, person_key, state, species, valid_until, issuing_court,"
+    " secrecy, bnmp_id, version"
+)
+
+
+async def load_warrants(conn: Conn, numbers: Iterable[str]) -> dict[str, WarrantRow]:
+    """Lock and read these warrants (missing ones are absent from the result)."""
+    keys = sorted(set(numbers))
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT {_WARRANT_COLS} FROM warrants WHERE warrant_number = ANY($1)"
+        " ORDER BY warrant_number FOR UPDATE",
+        keys,
+    )
+    return {r["warrant_number"]: WarrantRow(**dict(r)) for r in rows}
+
+
+async def save_warrants(conn: Conn, rows: Iterable[WarrantRow]) -> None:
+    """Insert or update these warrants."""
+    data = [
+        (
+            r.warrant_number,
+            r.process_number,
+            r.person_key,
+            r.state,
+            r.species,
+            r.valid_until,
+            r.issuing_court,
+            r.secrecy,
+            r.bnmp_id,
+            r.version,
+        )
+        for r in rows
+    ]
+    if not data:
+        return
+    await conn.executemany(
+        f"INSERT INTO warrants ({_WARRANT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+        " ON CONFLICT (warrant_number) DO UPDATE SET state = EXCLUDED.state,"
+        " bnmp_id = EXCLUDED.bnmp_id, version = EXCLUDED.version, updated_at = now()",
+        data,
+    )
+
+
+async def save_deadlines(conn: Conn, rows: Iterable[DeadlineRow]) -> None:
+    """Open these deadlines (an already open one keeps its start)."""
+    data = [(d.subject, d.kind, d.started_at, d.due_at) for d in rows]
+    if data:
+        await conn.executemany(
+            "INSERT INTO deadlines (subject, kind, started_at, due_at) VALUES ($1,$2,$3,$4)"
+            " ON CONFLICT (subject, kind) DO NOTHING",
+            data,
+        )
+
+
+async def satisfy_deadlines(conn: Conn, done: Iterable[tuple[str, str, Any]]) -> None:
+    """Close these (subject, kind, at) deadlines."""
+    data = list(done)
+    if data:
+        await conn.executemany(
+            "UPDATE deadlines SET satisfied_at = $3 WHERE subject = $1 AND kind = $2"
+            " AND satisfied_at IS NULL",
+            data,
+        )
+
+
+async def mark_alerted(conn: Conn, alerted: Iterable[tuple[str, str, int]]) -> None:
+    """Record that these (subject, deadline kind, threshold) alerts were raised."""
+    data = list(alerted)
+    if data:
+        await conn.executemany(
+            "UPDATE deadlines SET alerted = array_append(alerted, $3)"
+            " WHERE subject = $1 AND kind = $2 AND NOT ($3 = ANY(alerted))",
+            data,
+        )
+
+
+async def save_outbox(conn: Conn, messages: Sequence[Outgoing]) -> None:
+    """Write messages to publish, in the caller's transaction."""
+    if messages:
+        await conn.copy_records_to_table(
+            "outbox",
+            records=[
+                (
+                    UUID(m.message_id),
+                    m.exchange,
+                    m.routing_key,
+                    m.body,
+                    dict(m.headers),
+                    m.kind,
+                    m.correlation_id,
+                )
+                for m in messages
+            ],
+            columns=[
+                "message_id",
+                "exchange",
+                "routing_key",
+                "body",
+                "headers",
+                "kind",
+                "correlation_id",
+            ],
+        )
+
+
+async def mark_confirmed(conn: Conn, message_ids: Sequence[str]) -> None:
+    """The broker confirmed these messages."""
+    if message_ids:
+        await conn.execute(
+            "UPDATE outbox SET confirmed_at = now() WHERE message_id = ANY($1::uuid[])"
+            " AND confirmed_at IS NULL",
+            list(message_ids),
+        )
+
+
+async def mark_acked(conn: Conn, message_ids: Sequence[UUID]) -> None:
+    """The receiving consumer processed these messages (the technical acknowledgement)."""
+    if message_ids:
+        await conn.execute(
+            "UPDATE outbox SET acked_at = now(), confirmed_at = coalesce(confirmed_at, now())"
+            " WHERE message_id = ANY($1::uuid[])",
+            list(message_ids),
+        )

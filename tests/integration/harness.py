@@ -1,0 +1,106 @@
+"""Helpers for tests on the real broker and database: wait on conditions, publish and peek raw."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import aio_pika
+import asyncpg
+
+from contracts import Envelope
+from hub.settings import HubSettings
+from hub.store import connect
+
+
+async def wait_for(
+    condition: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, every: float = 0.05,
+    what: str = "condition",
+) -> Any:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        """Move time forward."""
+        self.now += timedelta(**kw)
+
+
+@asynccontextmanager
+async def amqp(settings: HubSettings) -> AsyncIterator[aio_pika.abc.AbstractChannel]:
+    """A plain aio-pika channel on the test vhost, as an external system would have."""
+    conn = await aio_pika.connect(settings.rabbit.url)
+    try:
+        yield await conn.channel(publisher_confirms=True, on_return_raises=True)
+    finally:
+        await conn.close()
+
+
+async def send(channel: aio_pika.abc.AbstractChannel, exchange: str, env: Envelope | bytes,
+               **props: Any) -> None:
+    """Publish an envelope (or raw bytes) to an exchange, as an external system does."""
+    body = env if isinstance(env, bytes) else env.to_bytes()
+    ex = await channel.get_exchange(exchange)
+    message_id = None if isinstance(env, bytes) else str(env.message_id)
+    await ex.publish(aio_pika.Message(body, message_id=message_id, content_type="application/json",
+                                      delivery_mode=2, **props), routing_key="")
+
+
+async def drain(channel: aio_pika.abc.AbstractChannel, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Take (and ack) every message now in `queue`."""
+    q = await channel.declare_queue(queue, passive=True)
+    out = []
+    while (m := await q.get(fail=False)) is not None:
+        await m.ack()
+        out.append(m)
+    return out
+
+
+async def depth(channel: aio_pika.abc.AbstractChannel, queue: str) -> int:
+    """How many messages are ready in `queue`."""
+    q = await channel.declare_queue(queue, passive=True)
+    return int(q.declaration_result.message_count or 0)
+
+
+@asynccontextmanager
+async def database(settings: HubSettings) -> AsyncIterator[asyncpg.Connection[Any]]:
+    """A connection in the test's schema."""
+    conn = await connect(settings.postgres)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def kill_connections(settings: HubSettings) -> int:
+    """Have the broker close every client connection on the test vhost (as a crash would look)."""
+    from tests.conftest import _mgmt
+
+    vhost = unquote(urlsplit(settings.rabbit.url).path.lstrip("/")) or "/"
+    async with _mgmt() as api:
+        conns = (await api.get(f"/vhosts/{quote(vhost, safe='')}/connections")).json()
+        for c in conns:
+            await api.delete(f"/connections/{quote(c['name'], safe='')}",
+                             headers={"X-Reason": "test: simulated crash"})
+    return len(conns)

@@ -1,0 +1,152 @@
+"""Transient failures walk the retry ladder, permanent ones dead-letter at once, poison stops."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import NAMESPACE_URL, uuid5
+
+from contracts import BnmpDocumentType, BnmpRegistrationCompleted, Envelope, Source
+from hub.app import Hub
+from hub.errors import PublishFailed, UpstreamRejected, UpstreamUnavailable
+from hub.outgoing import Outgoing
+from hub.publisher import Publisher
+from hub.runtime import ConnectorSpec, Deliver
+from hub.settings import HubSettings
+from hub.topology import DLX, RETRY_EXCHANGE
+from tests.factories import make_envelope, make_release_order
+
+from .harness import amqp, database, send, wait_for
+
+COURT = ConnectorSpec("court", frozenset({"court.release_order.issued"}))
+BNMP = Source(connector="bnmp", system="BNMP3")
+
+
+def registered(env: Envelope) -> tuple[Envelope, ...]:
+    """What BNMP answers when it registers the order in `env`."""
+    result = BnmpRegistrationCompleted(
+        document_number=env.correlation_id, document_type=BnmpDocumentType.RELEASE_ORDER,
+        bnmp_id="BNMP-42", registered_at=datetime.now(UTC),
+    )
+    mid = uuid5(NAMESPACE_URL, f"bnmp:{env.message_id}")
+    return (Envelope.new(result, source=BNMP, correlation_id=env.correlation_id,
+                         causation_id=env.message_id, message_id=mid),)
+
+
+def bnmp(deliver: Deliver) -> ConnectorSpec:
+    """A BNMP connector whose delivery is the test's function."""
+    return ConnectorSpec("bnmp", frozenset(), deliver=lambda _resources: deliver)
+
+
+async def _order_bnmp_id(settings: HubSettings) -> str | None:
+    async with database(settings) as db:
+        return await db.fetchval("SELECT bnmp_id FROM release_orders")  # type: ignore[no-any-return]
+
+
+async def test_transient_failure_walks_the_ladder_and_succeeds(settings: HubSettings) -> None:
+    """BNMP down twice: the delivery waits on two rungs, then registers the order once."""
+    calls: list[datetime] = []
+
+    async def flaky(env: Envelope) -> tuple[Envelope, ...]:
+        calls.append(datetime.now(UTC))
+        if len(calls) <= 2:
+            raise UpstreamUnavailable("bnmp", "503")
+        return registered(env)
+
+    async with Hub(settings, specs=[COURT, bnmp(flaky)], background=False):
+        async with amqp(settings) as ch:
+            await send(ch, "hub.court.in", make_envelope(make_release_order()))
+        assert await wait_for(lambda: _order_bnmp_id(settings), what="registration") == "BNMP-42"
+    assert len(calls) == 3
+    gaps = [(b - a).total_seconds() for a, b in zip(calls, calls[1:])]
+    assert gaps[0] >= 0.3 and gaps[1] >= 0.6, gaps  # the rungs' TTLs (0.3 s, 0.6 s)
+    async with database(settings) as db:
+        assert await db.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+
+async def test_permanent_failure_is_dead_lettered_at_once_with_its_reason(
+    settings: HubSettings,
+) -> None:
+    """BNMP refusing the document parks it in the dead-letter store after one try."""
+    calls = 0
+
+    async def refuses(env: Envelope) -> tuple[Envelope, ...]:
+        nonlocal calls
+        calls += 1
+        raise UpstreamRejected("bnmp refused: missing judge signature")
+
+    async with Hub(settings, specs=[COURT, bnmp(refuses)], background=False):
+        async with amqp(settings) as ch:
+            await send(ch, "hub.court.in", make_envelope(make_release_order()))
+
+        async def parked() -> object:
+            async with database(settings) as db:
+                return await db.fetchrow("SELECT * FROM dead_letters")
+
+        row = await wait_for(parked, what="dead letter")
+    assert calls == 1
+    assert row["queue"] == "hub.bnmp.out" and row["connector"] == "bnmp"
+    assert row["reason"] == "upstream_rejected" and row["error_type"] == "UpstreamRejected"
+    assert "missing judge signature" in row["error_message"] and "Traceback" in row["trace"]
+    assert row["kind"] == "court.release_order.issued" and row["attempts"] == 0
+
+
+async def test_retries_exhausted_dead_letter_with_the_last_error(settings: HubSettings) -> None:
+    """A system down for good is tried once per rung, then dead-lettered as retries_exhausted."""
+    calls = 0
+
+    async def down(env: Envelope) -> tuple[Envelope, ...]:
+        nonlocal calls
+        calls += 1
+        raise UpstreamUnavailable("bnmp", "connection refused")
+
+    async with Hub(settings, specs=[COURT, bnmp(down)], background=False):
+        async with amqp(settings) as ch:
+            await send(ch, "hub.court.in", make_envelope(make_release_order()))
+
+        async def parked() -> object:
+            async with database(settings) as db:
+                return await db.fetchrow("SELECT reason, attempts FROM dead_letters")
+
+        row = await wait_for(parked, what="dead letter")
+    assert calls == 3  # the first try and one per rung (0.3 s, 0.6 s)
+    assert row["reason"] == "retries_exhausted:upstream_unavailable" and row["attempts"] == 2
+
+
+class _NoRedirects:
+    """A publisher whose retry and dead-letter publishes fail, as when the broker refuses them."""
+
+    def __init__(self, inner: Publisher) -> None:
+        self.inner = inner
+
+    async def publish(self, message: Outgoing) -> None:
+        if message.exchange in (RETRY_EXCHANGE, DLX):
+            raise PublishFailed("injected: broker refused the redirect")
+        await self.inner.publish(message)
+
+    async def publish_many(self, messages: list[Outgoing]) -> list[PublishFailed | None]:  # type: ignore[override]
+        return await self.inner.publish_many(messages)
+
+
+async def test_a_message_that_keeps_failing_stops_at_the_delivery_limit(
+    settings: HubSettings,
+) -> None:
+    """When even the redirect fails the message is requeued, and the queue's limit dead-letters it."""
+    calls = 0
+
+    async def down(env: Envelope) -> tuple[Envelope, ...]:
+        nonlocal calls
+        calls += 1
+        raise UpstreamUnavailable("bnmp")
+
+    async with Hub(settings, specs=[COURT, bnmp(down)], background=False,
+                   wrap_publisher=_NoRedirects):
+        async with amqp(settings) as ch:
+            await send(ch, "hub.court.in", make_envelope(make_release_order()))
+
+        async def parked() -> object:
+            async with database(settings) as db:
+                return await db.fetchrow("SELECT reason, queue FROM dead_letters")
+
+        row = await wait_for(parked, what="delivery-limit dead letter")
+    assert row["reason"] == "broker_delivery_limit" and row["queue"] == "hub.bnmp.out"
+    assert calls == settings.rabbit.delivery_limit + 1

@@ -1,0 +1,107 @@
+"""Redeliveries and crashes change state once, and what was committed is published exactly once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from contracts import Envelope
+from hub.app import Hub
+from hub.errors import PublishFailed
+from hub.outgoing import Outgoing
+from hub.publisher import Publisher
+from hub.runtime import ConnectorSpec
+from hub.settings import HubSettings
+from hub.topology import unit_queue
+from tests.factories import UNIT, make_envelope, make_release_order
+
+from .harness import amqp, database, drain, kill_connections, send, wait_for
+from .test_delivery import COURT, bnmp, registered
+
+
+class _CrashAfterCommit:
+    """Kills the hub's broker connection at its first post-commit publish (before the ack).
+
+    With `publish_first` the messages do reach the broker before the crash, so the outbox rows stay
+    unconfirmed and the relay publishes them a second time.
+    """
+
+    def __init__(self, settings: HubSettings, *, publish_first: bool) -> None:
+        self.settings = settings
+        self.publish_first = publish_first
+        self.crashed = False
+        self.inner: Publisher
+
+    def __call__(self, inner: Publisher) -> _CrashAfterCommit:
+        self.inner = inner
+        return self
+
+    async def publish(self, message: Outgoing) -> None:
+        await self.inner.publish(message)
+
+    async def publish_many(self, messages: Any) -> list[PublishFailed | None]:
+        if self.crashed:
+            return await self.inner.publish_many(messages)
+        self.crashed = True
+        if self.publish_first:
+            await self.inner.publish_many(messages)
+        await kill_connections(self.settings)
+        raise PublishFailed("simulated crash between commit and confirm")
+
+
+async def _settled(settings: HubSettings) -> bool:
+    async with database(settings) as db:
+        inbox = await db.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'hub.court.in'")
+        pending = await db.fetchval("SELECT count(*) FROM outbox WHERE confirmed_at IS NULL")
+        return inbox == 1 and pending == 0
+
+
+async def _order_state(settings: HubSettings) -> tuple[int, int, int]:
+    async with database(settings) as db:
+        version = await db.fetchval("SELECT version FROM release_orders")
+        transitions = await db.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = 'order.transition'")
+        outbox = await db.fetchval("SELECT count(*) FROM outbox")
+    return version, transitions, outbox
+
+
+async def test_redelivered_message_changes_state_once(settings: HubSettings) -> None:
+    """The connection dies after the commit, before the ack: the redelivery is dropped by the inbox."""
+    crash = _CrashAfterCommit(settings, publish_first=False)
+    async with Hub(settings, specs=[COURT], wrap_publisher=crash):
+        async with amqp(settings) as ch:
+            await send(ch, "hub.court.in", make_envelope(make_release_order()))
+        await wait_for(lambda: _settled(settings), timeout=30, what="redelivery and relay")
+    assert crash.crashed
+    assert await _order_state(settings) == (1, 1, 3)  # one transition; bnmp, setarim, unit
+    async with amqp(settings) as ch:
+        for queue in ("hub.bnmp.out", "hub.setarim.out", unit_queue(UNIT)):
+            assert len(await drain(ch, queue)) == 1, queue
+
+
+async def test_crash_between_commit_and_confirm_publishes_exactly_once_downstream(
+    settings: HubSettings,
+) -> None:
+    """Published but not recorded as confirmed: the relay sends again; consumers see one message."""
+    crash = _CrashAfterCommit(settings, publish_first=True)
+    seen: Counter[str] = Counter()
+
+    async def register(env: Envelope) -> tuple[Envelope, ...]:
+        seen[str(env.message_id)] += 1
+        return registered(env)
+
+    async with Hub(settings, specs=[COURT, bnmp(register)], wrap_publisher=crash):
+        async with amqp(settings) as ch:
+            await send(ch, "hub.court.in", make_envelope(make_release_order()))
+        await wait_for(lambda: _settled(settings), timeout=30, what="relay")
+
+        async def registered_once() -> bool:
+            async with database(settings) as db:
+                return await db.fetchval("SELECT bnmp_id FROM release_orders") == "BNMP-42"
+
+        await wait_for(registered_once, what="registration")
+    assert list(seen.values()) == [1]  # two copies reached hub.bnmp.out; BNMP was called once
+    async with amqp(settings) as ch:
+        copies = await drain(ch, "hub.setarim.out")
+    assert len(copies) == 2  # the engine published, then the relay published again
+    assert len({m.message_id for m in copies}) == 1  # copies share one id: consumers dedup on it

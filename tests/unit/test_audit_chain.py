@@ -1,0 +1,59 @@
+"""The audit chain detects an edited, inserted or deleted row."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+from hub.audit import GENESIS, AuditEntry, seal, verify_chain
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def _chain(n: int = 5) -> list:
+    entries = [
+        AuditEntry(T0 + timedelta(seconds=i), "hub", "message.received", f"s{i}", {"i": i})
+        for i in range(n)
+    ]
+    return seal(0, GENESIS, entries)
+
+
+def test_an_untouched_chain_verifies() -> None:
+    """A freshly sealed chain has no break."""
+    assert verify_chain(_chain()) is None
+
+
+def test_an_edited_row_is_caught() -> None:
+    """Changing a row's detail breaks its hash."""
+    rows = _chain()
+    rows[2] = dataclasses.replace(
+        rows[2], entry=dataclasses.replace(rows[2].entry, detail={"i": 99})
+    )
+    broken = verify_chain(rows)
+    assert broken is not None and broken.seq == 3 and "content" in broken.problem
+
+
+def test_a_deleted_row_is_caught() -> None:
+    """A gap in the sequence is named."""
+    rows = _chain()
+    del rows[1]
+    broken = verify_chain(rows)
+    assert broken is not None and broken.seq == 2 and "missing" in broken.problem
+
+
+def test_a_rehashed_row_still_breaks_the_next_link() -> None:
+    """Editing a row and recomputing its own hash is caught at the next row's link."""
+    rows = _chain()
+    edited = dataclasses.replace(rows[1].entry, actor="mallory")
+    resealed = seal(1, rows[0].hash, [edited])[0]
+    rows[1] = resealed
+    broken = verify_chain(rows)
+    assert broken is not None and broken.seq == 3 and "link" in broken.problem
+
+
+def test_timestamps_hash_the_same_in_any_zone() -> None:
+    """The canonical form uses UTC, so a row read back in another zone verifies."""
+    rows = _chain(1)
+    other = rows[0].entry.at.astimezone(datetime.now(UTC).astimezone().tzinfo)
+    moved = dataclasses.replace(rows[0], entry=dataclasses.replace(rows[0].entry, at=other))
+    assert verify_chain([moved]) is None

@@ -1,0 +1,414 @@
+"""Lifecycle state machines: every transition of the release order and the warrant, both ways."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import timedelta
+
+import pytest
+
+from contracts import (
+    BnmpDocumentType,
+    ContractError,
+    IllegalTransition,
+    ReleaseOrderState,
+    WarrantState,
+    check_release_basis,
+    check_timeline,
+    release_warrant,
+    transition_release,
+    transition_warrant,
+)
+from contracts.envelope import AnyPayload
+from tests.factories import (
+    OTHER_WARRANT,
+    T0,
+    WARRANT,
+    make_alert,
+    make_compliance,
+    make_receipt,
+    make_referral,
+    make_registration,
+    make_rejection,
+    make_release_order,
+    make_revocation,
+    make_validation,
+    make_warrant,
+    make_warrant_complied,
+    make_warrant_expired,
+)
+
+R = ReleaseOrderState
+W = WarrantState
+CERTIFICATE = BnmpDocumentType.RELEASE_COMPLIANCE_CERTIFICATE
+
+RELEASE_EVENTS: dict[str, AnyPayload] = {
+    "order": make_release_order(),
+    "receipt": make_receipt(),
+    "cleared": make_validation(),
+    "impeded": make_validation(impeded=True),
+    "released": make_compliance(),
+    "not_released": make_compliance(released=False),
+    "certificate_registered": make_registration(document_type=CERTIFICATE),
+    "order_registered": make_registration(),
+    "registration_rejected": make_rejection(),
+    "referral": make_referral(),
+    "alert": make_alert(),
+}
+TRACKED = ("order_registered", "registration_rejected", "alert")
+
+RELEASE_ALLOWED: dict[tuple[R | None, str], R] = {
+    (None, "order"): R.DISPATCHED,
+    (R.DISPATCHED, "receipt"): R.RECEIVED,
+    (R.DISPATCHED, "cleared"): R.VALIDATED,
+    (R.DISPATCHED, "impeded"): R.IMPEDED,
+    (R.RECEIVED, "cleared"): R.READY,
+    (R.RECEIVED, "impeded"): R.READY_IMPEDED,
+    (R.VALIDATED, "receipt"): R.READY,
+    (R.IMPEDED, "receipt"): R.READY_IMPEDED,
+    (R.IMPEDED, "cleared"): R.VALIDATED,
+    (R.IMPEDED, "impeded"): R.IMPEDED,
+    (R.IMPEDED, "referral"): R.IMPEDED,
+    (R.READY_IMPEDED, "cleared"): R.READY,
+    (R.READY_IMPEDED, "impeded"): R.READY_IMPEDED,
+    (R.READY_IMPEDED, "referral"): R.READY_IMPEDED,
+    (R.READY, "released"): R.COMPLIED_RELEASED,
+    (R.READY, "not_released"): R.COMPLIED_NOT_RELEASED,
+    (R.READY_IMPEDED, "not_released"): R.COMPLIED_NOT_RELEASED,
+    (R.COMPLIED_RELEASED, "certificate_registered"): R.CERTIFIED,
+    (R.COMPLIED_NOT_RELEASED, "certificate_registered"): R.CERTIFIED,
+    **{(state, event): state for state in R for event in TRACKED},
+}
+RELEASE_PAIRS = list(itertools.product([None, *R], RELEASE_EVENTS))
+
+
+def _label(state: object) -> str:
+    return "none" if state is None else str(state)
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "expected"),
+    [
+        pytest.param(s, e, nxt, id=f"{_label(s)}-{e}->{nxt}")
+        for (s, e), nxt in RELEASE_ALLOWED.items()
+    ],
+)
+def test_allowed_release_transitions(state: R | None, event: str, expected: R) -> None:
+    """Each allowed release-order transition leads to its documented next state."""
+    assert transition_release(state, RELEASE_EVENTS[event]) is expected
+
+
+@pytest.mark.parametrize(
+    ("state", "event"),
+    [
+        pytest.param(s, e, id=f"{_label(s)}-{e}")
+        for s, e in RELEASE_PAIRS
+        if (s, e) not in RELEASE_ALLOWED
+    ],
+)
+def test_forbidden_release_transitions(state: R | None, event: str) -> None:
+    """Every other (state, event) pair raises IllegalTransition naming the event and the state."""
+    payload = RELEASE_EVENTS[event]
+    where = "no release order known" if state is None else str(state)
+    with pytest.raises(IllegalTransition, match=f"{payload.kind} not allowed in state {where}: "):
+        transition_release(state, payload)
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "reason", "fragment"),
+    [
+        pytest.param(
+            R.READY_IMPEDED,
+            "released",
+            "released_with_impediments",
+            "may not be released (7.11)",
+            id="released-despite-impediments",
+        ),
+        pytest.param(
+            R.COMPLIED_RELEASED,
+            "receipt",
+            "illegal_transition",
+            "receipt after compliance",
+            id="receipt-after-compliance",
+        ),
+        pytest.param(
+            R.RECEIVED, "receipt", "duplicate", "already acknowledged receipt", id="second-receipt"
+        ),
+        pytest.param(
+            R.READY, "cleared", "duplicate", "SETARIM already cleared", id="second-validation"
+        ),
+        pytest.param(
+            R.DISPATCHED,
+            "released",
+            "illegal_transition",
+            "acknowledge receipt and SETARIM",
+            id="released-before-receipt",
+        ),
+        pytest.param(
+            R.IMPEDED,
+            "not_released",
+            "illegal_transition",
+            "acknowledge receipt and SETARIM",
+            id="kept-before-receipt",
+        ),
+        pytest.param(
+            R.CERTIFIED, "released", "duplicate", "already complied", id="certificate-replayed"
+        ),
+        pytest.param(
+            R.CERTIFIED,
+            "certificate_registered",
+            "duplicate",
+            "BNMP already recorded it",
+            id="registration-replayed",
+        ),
+        pytest.param(
+            R.READY,
+            "certificate_registered",
+            "illegal_transition",
+            "not complied yet",
+            id="certificate-registered-early",
+        ),
+        pytest.param(
+            None, "receipt", "unknown_order", "no such release order", id="receipt-unknown-order"
+        ),
+        pytest.param(R.DISPATCHED, "order", "duplicate", "already issued", id="order-twice"),
+        pytest.param(
+            R.READY,
+            "referral",
+            "illegal_transition",
+            "no impediments are pending",
+            id="referral-without-impediments",
+        ),
+    ],
+)
+def test_forbidden_release_transitions_say_why(
+    state: R | None, event: str, reason: str, fragment: str
+) -> None:
+    """The notable forbidden transitions carry a specific reason code and explanation."""
+    with pytest.raises(IllegalTransition, match=re.escape(fragment)) as caught:
+        transition_release(state, RELEASE_EVENTS[event])
+    assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(make_warrant(), id="warrant"),
+        pytest.param(make_revocation(), id="counter-warrant"),
+        pytest.param(make_warrant_complied(), id="warrant-complied"),
+        pytest.param(make_warrant_expired(), id="warrant-expired"),
+        pytest.param(
+            make_registration(document_type=BnmpDocumentType.WARRANT), id="warrant-registered"
+        ),
+    ],
+)
+def test_warrant_payloads_do_not_drive_release_orders(payload: AnyPayload) -> None:
+    """A warrant event given to the release-order machine is refused as the wrong subject."""
+    with pytest.raises(IllegalTransition, match="does not concern a release order") as caught:
+        transition_release(R.READY, payload)
+    assert caught.value.reason == "wrong_subject"
+
+
+WARRANT_EVENTS: dict[str, AnyPayload] = {
+    "issued": make_warrant(),
+    "complied": make_warrant_complied(),
+    "counter_warrant": make_revocation(),
+    "release_order": make_release_order(),
+    "expired": make_warrant_expired(),
+    "registered": make_registration(
+        document_number=WARRANT, document_type=BnmpDocumentType.WARRANT
+    ),
+    "alert": make_alert(subject_id=WARRANT),
+}
+WARRANT_ALLOWED: dict[tuple[W | None, str], W] = {
+    (None, "issued"): W.PENDING,
+    (W.PENDING, "complied"): W.COMPLIED,
+    (W.PENDING, "counter_warrant"): W.REVOKED,
+    (W.PENDING, "expired"): W.EXPIRED,
+    (W.COMPLIED, "release_order"): W.REVOKED,
+    **{(state, event): state for state in W for event in ("registered", "alert")},
+}
+WARRANT_PAIRS = list(itertools.product([None, *W], WARRANT_EVENTS))
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "expected"),
+    [
+        pytest.param(s, e, nxt, id=f"{_label(s)}-{e}->{nxt}")
+        for (s, e), nxt in WARRANT_ALLOWED.items()
+    ],
+)
+def test_allowed_warrant_transitions(state: W | None, event: str, expected: W) -> None:
+    """Each allowed warrant transition leads to its documented next state."""
+    assert transition_warrant(state, WARRANT_EVENTS[event]) is expected
+
+
+@pytest.mark.parametrize(
+    ("state", "event"),
+    [
+        pytest.param(s, e, id=f"{_label(s)}-{e}")
+        for s, e in WARRANT_PAIRS
+        if (s, e) not in WARRANT_ALLOWED
+    ],
+)
+def test_forbidden_warrant_transitions(state: W | None, event: str) -> None:
+    """Every other (state, event) pair raises IllegalTransition naming the event and the state."""
+    payload = WARRANT_EVENTS[event]
+    where = "no warrant known" if state is None else str(state)
+    with pytest.raises(IllegalTransition, match=f"{payload.kind} not allowed in state {where}: "):
+        transition_warrant(state, payload)
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "reason", "fragment"),
+    [
+        pytest.param(
+            W.COMPLIED,
+            "counter_warrant",
+            "release_order_needed",
+            "a release order is needed",
+            id="counter-warrant-on-complied",
+        ),
+        pytest.param(
+            W.PENDING,
+            "release_order",
+            "counter_warrant_needed",
+            "a counter-warrant is needed",
+            id="release-of-pending",
+        ),
+        pytest.param(W.COMPLIED, "complied", "duplicate", "already complied", id="complied-twice"),
+        pytest.param(W.REVOKED, "counter_warrant", "duplicate", "already revoked", id="revoked-2x"),
+        pytest.param(W.EXPIRED, "expired", "duplicate", "already expired", id="expired-twice"),
+        pytest.param(
+            W.COMPLIED, "expired", "illegal_transition", "does not expire", id="complied-expires"
+        ),
+        pytest.param(
+            W.REVOKED, "complied", "illegal_transition", "revoked (terminal)", id="after-revoked"
+        ),
+        pytest.param(
+            W.EXPIRED,
+            "release_order",
+            "illegal_transition",
+            "expired (terminal)",
+            id="release-after-expiry",
+        ),
+        pytest.param(None, "complied", "unknown_warrant", "no such warrant", id="unknown"),
+        pytest.param(W.PENDING, "issued", "duplicate", "already issued", id="issued-twice"),
+    ],
+)
+def test_forbidden_warrant_transitions_say_why(
+    state: W | None, event: str, reason: str, fragment: str
+) -> None:
+    """The notable forbidden warrant transitions carry a specific reason and explanation."""
+    with pytest.raises(IllegalTransition, match=re.escape(fragment)) as caught:
+        transition_warrant(state, WARRANT_EVENTS[event])
+    assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(make_receipt(), id="receipt"),
+        pytest.param(make_validation(), id="validation"),
+        pytest.param(make_compliance(), id="compliance"),
+        pytest.param(make_referral(), id="referral"),
+        pytest.param(make_registration(), id="order-registered"),
+    ],
+)
+def test_release_payloads_do_not_drive_warrants(payload: AnyPayload) -> None:
+    """A release-order event given to the warrant machine is refused as the wrong subject."""
+    with pytest.raises(IllegalTransition, match="does not concern a warrant") as caught:
+        transition_warrant(W.PENDING, payload)
+    assert caught.value.reason == "wrong_subject"
+
+
+@pytest.mark.parametrize(
+    ("state", "outcome"),
+    [
+        pytest.param(W.COMPLIED, W.REVOKED, id="complied"),
+        pytest.param(W.PENDING, "a counter-warrant is needed", id="pending"),
+        pytest.param(W.REVOKED, "terminal", id="revoked"),
+        pytest.param(W.EXPIRED, "terminal", id="expired"),
+        pytest.param(None, "no such warrant", id="unknown"),
+    ],
+)
+def test_release_warrant(state: W | None, outcome: W | str) -> None:
+    """`release_warrant` revokes only a complied warrant, like a covering release order."""
+    if isinstance(outcome, W):
+        assert release_warrant(state) is outcome
+    else:
+        with pytest.raises(IllegalTransition, match=outcome):
+            release_warrant(state)
+
+
+@pytest.mark.parametrize(
+    ("known", "fragment"),
+    [
+        pytest.param({}, None, id="unknown-warrants-accepted"),
+        pytest.param({WARRANT: W.COMPLIED}, None, id="complied-warrant"),
+        pytest.param({OTHER_WARRANT: W.PENDING}, None, id="pending-warrant-not-covered"),
+        pytest.param({WARRANT: W.PENDING}, "is pending: a counter-warrant is needed", id="pending"),
+        pytest.param({WARRANT: W.REVOKED}, "is already revoked", id="revoked"),
+        pytest.param({WARRANT: W.EXPIRED}, "has expired", id="expired"),
+    ],
+)
+def test_check_release_basis(known: dict[str, W], fragment: str | None) -> None:
+    """A release order may cover only complied (or unknown) warrants (domain.md 7.5)."""
+    order = make_release_order()
+    if fragment is None:
+        check_release_basis(order, known)
+    else:
+        with pytest.raises(ContractError, match=fragment) as caught:
+            check_release_basis(order, known)
+        assert caught.value.reason == "invalid_release_basis"
+        assert WARRANT in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        pytest.param(make_receipt(), None, id="receipt-after-issue"),
+        pytest.param(make_compliance(released=False), None, id="kept-after-issue"),
+        pytest.param(
+            make_receipt(received_at=T0 - timedelta(minutes=1)),
+            "received_at .* is before the court.release_order.issued was issued",
+            id="receipt-before-issue",
+        ),
+        pytest.param(
+            make_compliance(
+                released_at=T0 - timedelta(hours=1), certified_at=T0 + timedelta(hours=1)
+            ),
+            "released_at .* is before",
+            id="release-before-issue",
+        ),
+        pytest.param(
+            make_validation(validated_at=T0 - timedelta(hours=1)),
+            "validated_at .* is before",
+            id="validation-before-issue",
+        ),
+        pytest.param(
+            make_compliance(certified_at=T0 + timedelta(days=2)),
+            "certified_at .* is in the future",
+            id="certificate-in-the-future",
+        ),
+    ],
+)
+def test_check_timeline_of_a_release_order(payload: AnyPayload, fragment: str | None) -> None:
+    """Events about an order cannot precede its issue or lie in the future (domain.md 7.12)."""
+    order = make_release_order()
+    now = T0 + timedelta(days=1)
+    if fragment is None:
+        check_timeline(order, payload, now=now)
+    else:
+        with pytest.raises(ContractError, match=fragment) as caught:
+            check_timeline(order, payload, now=now)
+        assert caught.value.reason == "impossible_timeline"
+
+
+def test_check_timeline_of_a_warrant() -> None:
+    """A warrant cannot be complied with before it was issued (domain.md 7.12)."""
+    warrant = make_warrant()
+    check_timeline(warrant, make_warrant_complied())
+    with pytest.raises(ContractError, match=r"complied_at .* is before the court\.warrant\.issued"):
+        check_timeline(warrant, make_warrant_complied(complied_at=warrant.issued_at - timedelta(1)))

@@ -1,0 +1,60 @@
+"""The retry policy decides from the error and the attempt count, without sleeping."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts import ContractError, IllegalTransition
+from hub.errors import (
+    PublishFailed,
+    StaleMessage,
+    StoreUnavailable,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from hub.retry import RetryPolicy
+
+POLICY = RetryPolicy(ladder_s=(5, 30, 120))
+
+
+@pytest.mark.parametrize(
+    ("error", "attempts", "verdict", "delay", "reason"),
+    [
+        (UpstreamUnavailable("bnmp"), 0, "retry", 5, "upstream_unavailable"),
+        (UpstreamUnavailable("bnmp"), 1, "retry", 30, "upstream_unavailable"),
+        (StoreUnavailable("down"), 2, "retry", 120, "store_unavailable"),
+        (
+            UpstreamUnavailable("bnmp"),
+            3,
+            "dead_letter",
+            None,
+            "retries_exhausted:upstream_unavailable",
+        ),
+        (UpstreamRejected("no"), 0, "dead_letter", None, "upstream_rejected"),
+        (StaleMessage("revoked"), 0, "dead_letter", None, "stale"),
+        (ContractError("bad cnj", reason="invalid_cnj"), 0, "dead_letter", None, "invalid_cnj"),
+        (
+            IllegalTransition("no", reason="illegal_transition"),
+            0,
+            "dead_letter",
+            None,
+            "illegal_transition",
+        ),
+        (KeyError("bug"), 0, "dead_letter", None, "unexpected:KeyError"),
+        (PublishFailed("nack"), 0, "requeue", None, "publish_failed"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_decisions(
+    error: BaseException, attempts: int, verdict: str, delay: float | None, reason: str
+) -> None:
+    """Transient errors walk the ladder, then dead-letter; permanent ones dead-letter at once."""
+    d = POLICY.decide(error, attempts)
+    assert (d.verdict, d.delay_s, d.reason) == (verdict, delay, reason)
+
+
+@pytest.mark.parametrize(("attempt", "delay"), [(0, None), (1, 5), (2, 30), (3, 120), (4, None)])
+def test_delay_for(attempt: int, delay: float | None) -> None:
+    """Rung n waits the n-th delay; outside the ladder there is no delay."""
+    assert POLICY.delay_for(attempt) == delay
+    assert POLICY.max_attempts == 3
