@@ -60,7 +60,6 @@ from contracts.lifecycle import (
     WarrantEvent,
     WarrantState,
     check_release_basis,
-    check_timeline,
     release_event,
     release_warrant,
     transition_release,
@@ -76,6 +75,7 @@ from contracts.schema import (
     schema_filename,
 )
 from contracts.setarim import Impediment, ValidationCompleted, check_impediments
+from contracts.timeline import check_timeline
 from contracts.vocabulary import (
     THRESHOLDS,
     AlertThreshold,

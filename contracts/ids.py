@@ -253,6 +253,7 @@ def _string_schema(pattern: str, description: str) -> WithJsonSchema:
     return WithJsonSchema({"type": "string", "pattern": pattern, "description": description})
 
 
+# The identifier types: validated on the way in, canonical on the way out.
 CnjNumber = Annotated[
     str,
     AfterValidator(check_cnj),
@@ -281,6 +282,8 @@ Rji = Annotated[
     AfterValidator(check_rji),
     _string_schema(r"^[0-9]{9}-?[0-9]{2}$", "RJI (shape only); normalised to 11 digits"),
 ]
+# Unit ids are lowercase slugs: `<tribunal>.<unit>` for courts (tjmg.vep-bh), `<state>.<unit>`
+# for custodial units (mg.presidio-bh-01); `UnitId` accepts either, for an envelope's source.
 UnitId = Annotated[str, StringConstraints(pattern=_UNIT_PATTERN)]
 CourtUnitId = Annotated[str, StringConstraints(pattern=_UNIT_PATTERN)]
 CustodialUnitId = Annotated[str, StringConstraints(pattern=_CUSTODIAL_UNIT_PATTERN)]

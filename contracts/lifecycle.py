@@ -9,7 +9,6 @@ deadline alerts, impediment referrals) return the state unchanged where they are
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from enum import StrEnum
 
 from contracts.bnmp import (
@@ -32,7 +31,6 @@ __all__ = [
     "WarrantEvent",
     "WarrantState",
     "check_release_basis",
-    "check_timeline",
     "release_event",
     "release_warrant",
     "transition_release",
@@ -103,11 +101,14 @@ _RELEASE_NEXT: dict[tuple[_R | None, _E], _R] = {
     (_R.RECEIVED, _E.IMPEDED): _R.READY_IMPEDED,
     (_R.VALIDATED, _E.RECEIVED): _R.READY,
     (_R.IMPEDED, _E.RECEIVED): _R.READY_IMPEDED,
-    # A re-validation after the origin court regularised (or not) the impediments.
+    # A later certificate supersedes the earlier one: impediments regularised (or not) by the
+    # origin court, or an order in force found after clearance. A second clearance is a duplicate.
     (_R.IMPEDED, _E.CLEARED): _R.VALIDATED,
     (_R.IMPEDED, _E.IMPEDED): _R.IMPEDED,
     (_R.READY_IMPEDED, _E.CLEARED): _R.READY,
     (_R.READY_IMPEDED, _E.IMPEDED): _R.READY_IMPEDED,
+    (_R.VALIDATED, _E.IMPEDED): _R.IMPEDED,
+    (_R.READY, _E.IMPEDED): _R.READY_IMPEDED,
     (_R.READY, _E.RELEASED): _R.COMPLIED_RELEASED,
     (_R.READY, _E.NOT_RELEASED): _R.COMPLIED_NOT_RELEASED,
     (_R.READY_IMPEDED, _E.NOT_RELEASED): _R.COMPLIED_NOT_RELEASED,
@@ -129,8 +130,12 @@ _RELEASE_WHY: dict[tuple[_R | None, _E], tuple[str, str]] = {
         for s in (*_COMPLIED, _R.CERTIFIED)
     },
     **{
-        (s, e): (_DUPLICATE, "SETARIM already cleared the order")
+        (s, _E.CLEARED): (_DUPLICATE, "SETARIM already cleared the order")
         for s in (_R.VALIDATED, _R.READY)
+    },
+    **{
+        (s, e): ("illegal_transition", "validation after compliance is too late")
+        for s in (*_COMPLIED, _R.CERTIFIED)
         for e in (_E.CLEARED, _E.IMPEDED)
     },
     **{
@@ -338,46 +343,3 @@ def check_release_basis(order: ReleaseOrderIssued, known: Mapping[str, WarrantSt
             f"release order {order.order_number} has no valid basis: " + "; ".join(problems),
             reason="invalid_release_basis",
         )
-
-
-_EVENT_TIMES: dict[type[AnyPayload], tuple[str, ...]] = {
-    ReleaseOrderIssued: ("issued_at", "signed_at"),
-    WarrantIssued: ("issued_at", "signed_at"),
-    WarrantRevoked: ("issued_at", "signed_at"),
-    ReceiptAcknowledged: ("received_at",),
-    ValidationCompleted: ("validated_at",),
-    ComplianceCertified: ("released_at", "certified_at"),
-    BnmpRegistrationCompleted: ("registered_at",),
-    BnmpRegistrationRejected: ("rejected_at",),
-    WarrantComplied: ("complied_at",),
-    WarrantExpired: ("expired_at",),
-    ImpedimentReferred: ("referred_at",),
-    DeadlineAlert: ("raised_at",),
-}
-
-
-def check_timeline(
-    document: ReleaseOrderIssued | WarrantIssued,
-    payload: AnyPayload,
-    *,
-    now: datetime | None = None,
-) -> None:
-    """Raise `ContractError` when an event about `document` happened before it was issued (7.12).
-
-    With `now`, also raise when the event claims to have happened in the future.
-    """
-    for field in _EVENT_TIMES[type(payload)]:
-        moment: datetime | None = getattr(payload, field)
-        if moment is None:
-            continue
-        if moment < document.issued_at:
-            raise ContractError(
-                f"{payload.kind}: {field} {moment.isoformat()} is before the {document.kind} "
-                f"was issued ({document.issued_at.isoformat()})",
-                reason="impossible_timeline",
-            )
-        if now is not None and moment > now:
-            raise ContractError(
-                f"{payload.kind}: {field} {moment.isoformat()} is in the future",
-                reason="impossible_timeline",
-            )

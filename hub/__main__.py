@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -27,7 +28,8 @@ def _dump(doc: object) -> str:
 
 @app.command()
 def topology(
-    out: Path = typer.Option(ROOT / "deploy/rabbitmq/definitions.json", help="where to write"),
+    out: Annotated[Path, typer.Option(help="where to write")] = ROOT
+    / "deploy/rabbitmq/definitions.json",
 ) -> None:
     """Write the RabbitMQ definitions generated from `hub.topology` and the settings."""
     s = HubSettings()
@@ -37,14 +39,16 @@ def topology(
 
 
 @app.command()
-def schemas(out: Path = typer.Option(ROOT / "contracts/schemas", help="folder to write")) -> None:
+def schemas(
+    out: Annotated[Path, typer.Option(help="folder to write")] = ROOT / "contracts/schemas",
+) -> None:
     """Write the JSON Schema of every message (one file per kind, plus the envelope)."""
-    from contracts.schema import message_schemas
+    from contracts.schema import message_schemas, render_schema, schema_filename
 
     out.mkdir(parents=True, exist_ok=True)
     docs = message_schemas()
     for name, doc in docs.items():
-        (out / f"{name}.json").write_text(_dump(doc))
+        (out / schema_filename(name)).write_text(render_schema(doc), encoding="utf-8")
     typer.echo(f"wrote {len(docs)} schemas to {out}")
 
 

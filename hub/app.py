@@ -19,9 +19,11 @@ from faststream.rabbit import RabbitBroker, RabbitMessage, RabbitRouter
 
 from hub import ledger
 from hub.broker import declare, make_broker, rabbit_queue
-from hub.consumer import Consumer, Deliver
+from hub.circuit import CircuitPolicy
+from hub.consumer import Consumer
 from hub.core import Directory, decide
 from hub.deadletter import consume_dead_letter
+from hub.delivery import Deliveries, run_drainer
 from hub.engine import Clock, Engine
 from hub.outbox import run_relay
 from hub.publisher import Publisher, RabbitPublisher
@@ -29,7 +31,7 @@ from hub.retry import RetryPolicy
 from hub.runtime import ConnectorSpec, DeliverFactory
 from hub.settings import HubSettings
 from hub.store import create_pool
-from hub.topology import CONNECTORS, Topology, build_topology, in_queue, out_queue
+from hub.topology import CONNECTORS, Connector, Topology, build_topology, in_queue, out_queue
 
 __all__ = ["Hub", "utc_now"]
 
@@ -53,6 +55,7 @@ class Hub:
         clock: Clock = utc_now,
         directory: Directory | None = None,
         background: bool = True,
+        circuit: CircuitPolicy | None = None,
         wrap_publisher: Callable[[Publisher], Publisher] | None = None,
     ) -> None:
         self.settings = settings
@@ -65,14 +68,15 @@ class Hub:
         )
         self.broker: RabbitBroker = make_broker(settings.rabbit)
         self._background = background
+        self.circuit_policy = circuit or CircuitPolicy()
         self._tasks: list[asyncio.Task[None]] = []
         self.pool: asyncpg.Pool
         self.engine: Engine
         self.consumer: Consumer
         publisher: Publisher = RabbitPublisher(self.broker, settings.rabbit.confirm_timeout_s)
         self.publisher = wrap_publisher(publisher) if wrap_publisher else publisher
-        self._factories: dict[str, DeliverFactory] = {}
-        self._delivers: dict[str, Deliver] = {}
+        self._factories: dict[Connector, DeliverFactory] = {}
+        self.deliveries: dict[str, Deliveries] = {}
         for router in self._routers():
             self.broker.include_router(router)
 
@@ -83,20 +87,20 @@ class Hub:
         for name in CONNECTORS:
             spec = self.specs.get(name) or ConnectorSpec(name, frozenset())
             router = RabbitRouter()
-            self._subscribe(router, in_queue(name), accepts=spec.accepts, deliver=None)
+            self._subscribe(router, in_queue(name), accepts=spec.accepts)
             if spec.deliver is not None:
-                self._subscribe(router, out_queue(name), accepts=(), deliver=spec.deliver)
-                self._factories[out_queue(name)] = spec.deliver
+                self._subscribe(router, out_queue(name), accepts=())
+                self._factories[name] = spec.deliver
             self._subscribe_dlq(router, name)
             routers.append(router)
         return routers
 
-    def _subscribe(self, router: RabbitRouter, queue: str, *, accepts: Any, deliver: Any) -> None:
+    def _subscribe(self, router: RabbitRouter, queue: str, *, accepts: Any) -> None:
         q = rabbit_queue(self.topology.queue(queue))
 
         async def handle(message: RabbitMessage) -> None:
-            fn: Deliver | None = self._delivers.get(queue)
-            await self.consumer.consume(message, queue, accepts=accepts, deliver=fn)
+            deliveries = self.deliveries.get(queue)
+            await self.consumer.consume(message, queue, accepts=accepts, deliveries=deliveries)
 
         handle.__doc__ = f"Consume {queue}."
         router.subscriber(q, ack_policy=AckPolicy.REJECT_ON_ERROR, title=queue)(handle)
@@ -125,7 +129,12 @@ class Hub:
         self.consumer = Consumer(
             self.engine, self.publisher, RetryPolicy(self.settings.retry.ladder_s), self.clock
         )
-        self._delivers = {q: make(self.resources) for q, make in self._factories.items()}
+        for name, make in self._factories.items():
+            d = Deliveries(
+                name, make(self.resources), self.engine, self.pool, self.clock, self.circuit_policy
+            )
+            await d.load()
+            self.deliveries[out_queue(name)] = d
         await self.broker.connect()
         await declare(self.broker, self.topology)
         await self.engine.start()
@@ -140,6 +149,8 @@ class Hub:
                 ),
                 "outbox-relay",
             )
+            for d in self.deliveries.values():
+                self._spawn(run_drainer(d, every_s=0.2), f"drain-{d.connector}")
             self._spawn(
                 ledger.run_scanner(self.engine, self.pool, self.clock, every_s=1.0), "deadlines"
             )

@@ -1,9 +1,11 @@
 """The one place that decides a consumed message's fate: ack, delayed retry, dead letter, requeue.
 
 Handlers never ack. They give `Consumer.consume` the raw message and, for an outbound queue, the
-function that delivers to the external system. Then:
+`Deliveries` that call the external system. Then:
 
 * success → return, and FastStream acks (after the engine's commit and confirms);
+* the external system is down and its circuit open → the delivery is deferred (kept in order in
+  PostgreSQL) and acked; the drainer makes it when the system returns;
 * transient error → the message is republished to the next rung of the retry ladder with the attempt
   count in `x-hub-attempt` (our header; `x-death` is not relied on), then acked;
 * permanent error or contract violation → republished to the connector's dead-letter queue with the
@@ -16,9 +18,10 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import structlog
@@ -32,13 +35,15 @@ from hub.errors import PublishFailed
 from hub.outgoing import Outgoing
 from hub.publisher import Publisher
 from hub.retry import ATTEMPT_HEADER, Decision, RetryPolicy
+from hub.state import Deferred
 from hub.topology import DLX, RETRY_EXCHANGE, RETRY_LEVEL_HEADER, connector_of, retry_label
 
-__all__ = ["ERROR_HEADERS", "Consumer", "Deliver"]
+if TYPE_CHECKING:
+    from hub.delivery import Deliveries
+
+__all__ = ["ERROR_HEADERS", "Consumer", "Received"]
 
 log = structlog.get_logger("hub.consumer")
-
-Deliver = Callable[[Envelope], Awaitable[tuple[Envelope, ...]]]
 
 ERROR_HEADERS = (
     "x-hub-error-type",
@@ -49,6 +54,38 @@ ERROR_HEADERS = (
     "x-hub-failed-at",
 )
 _TRACE_LIMIT = 4000
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message as consumed from `queue`: body, headers and the AMQP properties the hub keeps."""
+
+    queue: str
+    body: bytes
+    headers: Mapping[str, Any]
+    message_id: str | None
+    correlation_id: str | None
+    kind: str | None
+
+    @classmethod
+    def of(cls, message: RabbitMessage, queue: str) -> Received:
+        """Take what the hub needs from a FastStream message."""
+        return cls(
+            queue,
+            message.body,
+            dict(message.headers),
+            message.message_id,
+            message.correlation_id,
+            message.raw_message.type,
+        )
+
+    @property
+    def attempts(self) -> int:
+        """Delayed retries already made (our own header)."""
+        try:
+            return max(0, int(self.headers.get(ATTEMPT_HEADER, 0)))
+        except (TypeError, ValueError):
+            return 0
 
 
 class Consumer:
@@ -68,54 +105,61 @@ class Consumer:
         queue: str,
         *,
         accepts: Collection[str] = (),
-        deliver: Deliver | None = None,
+        deliveries: Deliveries | None = None,
     ) -> None:
         """Handle one message from `queue`; raises only to requeue (module docstring)."""
+        received = Received.of(message, queue)
         started = time.perf_counter()
-        attempts = _attempts(message.headers)
         kind = "unknown"
         try:
-            env = parse_envelope(message.body)
+            env = parse_envelope(received.body)
             kind = env.kind
             _check_accepted(env, accepts, queue)
-            if deliver is not None and await self._engine.seen(queue, env.message_id):
-                metrics.HANDLED.labels(queue, kind, "duplicate").inc()
-                return  # a copy of a delivery already made: do not call the external system again
-            events = (env,) if deliver is None else await deliver(env)
-            acks = env.message_id if deliver is not None else None
-            await self._engine.run(Job(queue, env.message_id, events, acks=acks))
+            outcome = await self._process(received, env, deliveries)
         except Exception as e:
-            await self._settle(message, queue, kind, attempts, e)
+            await self.settle(received, kind, e)
             return
         finally:
             metrics.HANDLE_SECONDS.labels(queue, kind).observe(time.perf_counter() - started)
-        metrics.HANDLED.labels(queue, kind, "ok").inc()
+        metrics.HANDLED.labels(queue, kind, outcome).inc()
 
-    async def _settle(
-        self, message: RabbitMessage, queue: str, kind: str, attempts: int, error: BaseException
-    ) -> None:
-        decision = self._policy.decide(error, attempts)
-        metrics.HANDLED.labels(queue, kind, decision.verdict).inc()
+    async def _process(self, r: Received, env: Envelope, deliveries: Deliveries | None) -> str:
+        if deliveries is None:
+            await self._engine.run(Job(r.queue, env.message_id, (env,)))
+            return "ok"
+        if await self._engine.seen(r.queue, env.message_id):
+            return "duplicate"  # a copy of a delivery already made: do not call the system again
+        result = await deliveries.call(env, r.headers)
+        if isinstance(result, str):  # deferred: the circuit is open or a backlog waits
+            keep = Deferred(
+                deliveries.connector, r.queue, env.message_id, r.body, r.headers, env.occurred_at
+            )
+            await self._engine.run(Job(r.queue, env.message_id, (), defer=keep))
+            return "deferred"
+        await self._engine.run(Job(r.queue, env.message_id, result, acks=env.message_id))
+        return "ok"
+
+    async def settle(self, r: Received, kind: str, error: BaseException) -> None:
+        """Retry, dead-letter or requeue a failed message (see the module docstring)."""
+        decision = self._policy.decide(error, r.attempts)
+        metrics.HANDLED.labels(r.queue, kind, decision.verdict).inc()
         log.warning(
             "message.failed",
-            queue=queue,
+            queue=r.queue,
             kind=kind,
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            attempt=attempts,
+            message_id=r.message_id,
+            correlation_id=r.correlation_id,
+            attempt=r.attempts,
             verdict=decision.verdict,
             reason=decision.reason,
             error=type(error).__name__,
         )
         if decision.verdict == "requeue":
             raise NackMessage(requeue=True)
-        out = _redirect(message, queue, decision, error, attempts, self._clock())
         try:
-            await self._publisher.publish(out)
+            await self._publisher.publish(_redirect(r, decision, error, self._clock()))
         except PublishFailed as e:
-            log.error(
-                "message.settle_failed", queue=queue, message_id=message.message_id, error=str(e)
-            )
+            log.error("message.settle_failed", queue=r.queue, message_id=r.message_id, error=str(e))
             raise NackMessage(requeue=True) from e
 
 
@@ -124,43 +168,34 @@ def _check_accepted(env: Envelope, accepts: Collection[str], queue: str) -> None
         raise ContractError(f"{env.kind} is not accepted on {queue}", reason="kind_not_accepted")
 
 
-def _attempts(headers: dict[str, Any]) -> int:
-    try:
-        return max(0, int(headers.get(ATTEMPT_HEADER, 0)))
-    except (TypeError, ValueError):
-        return 0
-
-
-def _redirect(
-    message: RabbitMessage,
-    queue: str,
-    decision: Decision,
-    error: BaseException,
-    attempts: int,
-    now: datetime,
-) -> Outgoing:
-    headers = {k: v for k, v in message.headers.items() if not k.startswith("x-death")}
+def _error_headers(
+    r: Received, decision: Decision, error: BaseException, now: datetime
+) -> dict[str, Any]:
+    headers = {k: v for k, v in r.headers.items() if not k.startswith("x-death")}
     headers.update(
         {
             "x-hub-error-type": type(error).__name__,
             "x-hub-error-reason": decision.reason,
             "x-hub-error-message": str(error)[:1000],
             "x-hub-error-trace": "".join(traceback.format_exception(error))[-_TRACE_LIMIT:],
-            "x-hub-failed-queue": queue,
+            "x-hub-failed-queue": r.queue,
             "x-hub-failed-at": now.isoformat(),
         }
     )
-    message_id = message.message_id or str(UUID(int=0))
-    correlation_id, kind = message.correlation_id or "", message.raw_message.type or ""
+    return headers
+
+
+def _redirect(r: Received, decision: Decision, error: BaseException, now: datetime) -> Outgoing:
+    headers = _error_headers(r, decision, error, now)
+    message_id = r.message_id or str(UUID(int=0))
+    correlation_id, kind = r.correlation_id or "", r.kind or ""
     if decision.verdict == "retry" and decision.delay_s is not None:
-        headers[ATTEMPT_HEADER] = attempts + 1
-        headers[RETRY_LEVEL_HEADER] = retry_label(decision.delay_s)
-        metrics.RETRIED.labels(queue, retry_label(decision.delay_s)).inc()
-        return Outgoing(
-            RETRY_EXCHANGE, queue, message.body, message_id, correlation_id, headers, kind
-        )
-    headers[ATTEMPT_HEADER] = attempts
-    metrics.DEAD_LETTERED.labels(connector_of(queue), decision.reason.split(":")[0]).inc()
-    return Outgoing(
-        DLX, connector_of(queue), message.body, message_id, correlation_id, headers, kind
-    )
+        rung = retry_label(decision.delay_s)
+        headers[ATTEMPT_HEADER] = r.attempts + 1
+        headers[RETRY_LEVEL_HEADER] = rung
+        metrics.RETRIED.labels(r.queue, rung).inc()
+        return Outgoing(RETRY_EXCHANGE, r.queue, r.body, message_id, correlation_id, headers, kind)
+    headers[ATTEMPT_HEADER] = r.attempts
+    connector = connector_of(r.queue)
+    metrics.DEAD_LETTERED.labels(connector, decision.reason.split(":")[0]).inc()
+    return Outgoing(DLX, connector, r.body, message_id, correlation_id, headers, kind)

@@ -33,6 +33,7 @@ from hub.core import Outcome, View, keys_for
 from hub.errors import StoreUnavailable
 from hub.publisher import Publisher
 from hub.settings import EngineSettings
+from hub.state import Deferred
 from hub.store import audit_repo, state_repo
 
 __all__ = ["Clock", "Engine", "EngineStats", "Job"]
@@ -50,6 +51,8 @@ class Job:
     message_id: UUID
     events: tuple[Envelope, ...]
     acks: UUID | None = None
+    defer: Deferred | None = None
+    undefer: int | None = None
     future: asyncio.Future[None] | None = field(default=None, repr=False)
 
 
@@ -68,6 +71,8 @@ class _Batch:
 
     outcome: Outcome = field(default_factory=Outcome)
     acks: list[UUID] = field(default_factory=list)
+    defers: list[Deferred] = field(default_factory=list)
+    undefers: list[int] = field(default_factory=list)
     failed: list[tuple[Job, BaseException]] = field(default_factory=list)
     done: list[Job] = field(default_factory=list)
 
@@ -213,6 +218,10 @@ class Engine:
             batch.done.append(job)
             if job.acks is not None:
                 batch.acks.append(job.acks)
+            if job.defer is not None:
+                batch.defers.append(job.defer)
+            if job.undefer is not None:
+                batch.undefers.append(job.undefer)
         await state_repo.release_inbox(conn, [(j.consumer, j.message_id) for j, _ in batch.failed])
         return batch
 
@@ -238,6 +247,8 @@ class Engine:
         await state_repo.mark_alerted(conn, o.alerted)
         await state_repo.save_outbox(conn, o.sends)
         await state_repo.mark_acked(conn, batch.acks)
+        await state_repo.save_deferred(conn, batch.defers)
+        await state_repo.drop_deferred(conn, batch.undefers)
         await audit_repo.append(conn, o.audit)
 
     async def _publish(self, outcome: Outcome) -> None:

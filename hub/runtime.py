@@ -15,7 +15,8 @@ from hub.topology import Connector
 __all__ = ["ConnectorSpec", "Deliver", "DeliverFactory"]
 
 # Sends one message to the external system; returns the events its answer means (maybe none).
-Deliver = Callable[[Envelope], Awaitable[tuple[Envelope, ...]]]
+# The headers are the AMQP headers the hub set when routing (e.g. `x-hub-court`).
+Deliver = Callable[[Envelope, Mapping[str, Any]], Awaitable[tuple[Envelope, ...]]]
 # Builds a `Deliver` from the running hub's shared resources (settings, an HTTP client...).
 DeliverFactory = Callable[[Mapping[str, Any]], Deliver]
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
-__all__ = ["DeadlineRow", "OrderRow", "WarrantRow"]
+__all__ = ["DeadlineRow", "Deferred", "OrderRow", "WarrantRow"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +56,15 @@ class DeadlineRow:
     kind: str
     started_at: datetime
     due_at: datetime
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A delivery kept for later while its external system is down, as it arrived."""
+
+    connector: str
+    queue: str
+    message_id: UUID
+    body: bytes
+    headers: Mapping[str, Any]
+    sort_at: datetime

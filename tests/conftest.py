@@ -1,4 +1,4 @@
-"""Fixtures for the real broker and database: a fresh vhost and a fresh schema per test, removed after.
+"""Fixtures for the real broker and database: a fresh vhost and schema per test, removed after.
 
 Locally, integration tests skip when RabbitMQ or PostgreSQL do not answer; with CI=true they fail.
 """
@@ -15,7 +15,13 @@ import asyncpg
 import httpx
 import pytest
 
-from hub.settings import EngineSettings, HubSettings, PostgresSettings, RabbitSettings, RetrySettings
+from hub.settings import (
+    EngineSettings,
+    HubSettings,
+    PostgresSettings,
+    RabbitSettings,
+    RetrySettings,
+)
 
 AMQP_URL = os.environ.get("HUB_RABBIT__URL", "amqp://guest:guest@127.0.0.1:5672/")
 MGMT_URL = os.environ.get("HUB_RABBIT__MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672/")
@@ -25,7 +31,9 @@ PG_DSN = os.environ.get("HUB_POSTGRES__DSN", "postgresql://hub:hub@127.0.0.1:543
 def _answers(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
+        ):
             return True
     except OSError:
         return False
@@ -41,11 +49,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def services() -> None:
-    """Skip (locally) or fail (CI=true) when RabbitMQ, its management API or PostgreSQL is absent."""
+    """Skip (locally) or fail (CI=true) when RabbitMQ, its management or PostgreSQL is absent."""
     missing = [
         name
-        for name, url, port in (("RabbitMQ", AMQP_URL, 5672), ("RabbitMQ management", MGMT_URL, 15672),
-                                ("PostgreSQL", PG_DSN, 5432))
+        for name, url, port in (
+            ("RabbitMQ", AMQP_URL, 5672),
+            ("RabbitMQ management", MGMT_URL, 15672),
+            ("PostgreSQL", PG_DSN, 5432),
+        )
         if not _answers(url, port)
     ]
     if missing:
@@ -58,8 +69,9 @@ def services() -> None:
 def _mgmt() -> httpx.AsyncClient:
     parts = urlsplit(MGMT_URL)
     base = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port or 15672}", "/api", "", ""))
-    return httpx.AsyncClient(base_url=base, auth=(parts.username or "guest", parts.password or "guest"),
-                             timeout=30)
+    return httpx.AsyncClient(
+        base_url=base, auth=(parts.username or "guest", parts.password or "guest"), timeout=30
+    )
 
 
 @pytest.fixture
@@ -100,8 +112,9 @@ def settings(vhost: str, schema: str) -> HubSettings:
     """Hub settings pointing at this test's vhost and schema, with a fast retry ladder."""
     return HubSettings(
         units=("mg.presidio-bh-01", "mg.ceresp-bh"),
-        rabbit=RabbitSettings(url=vhost_url(vhost), management_url=MGMT_URL, prefetch=64,
-                              delivery_limit=3),
+        rabbit=RabbitSettings(
+            url=vhost_url(vhost), management_url=MGMT_URL, prefetch=64, delivery_limit=3
+        ),
         postgres=PostgresSettings(dsn=PG_DSN, schema=schema, pool_min=1, pool_max=4),
         retry=RetrySettings(ladder_s=(0.3, 0.6), immediate_attempts=1, immediate_wait_s=0),
         engine=EngineSettings(max_batch=64, max_wait_ms=1, outbox_sweep_s=0.2, outbox_grace_s=0.5),

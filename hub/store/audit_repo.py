@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 
 from hub.audit import GENESIS, AuditEntry, ChainBreak, ChainVerifier, SealedEntry, seal
@@ -40,7 +40,7 @@ async def append(conn: Conn, entries: Sequence[AuditEntry]) -> None:
     )
 
 
-async def _rows(conn: Conn) -> AsyncIterator[SealedEntry]:
+async def _rows(conn: Conn) -> AsyncGenerator[SealedEntry, None]:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         q = (
             "SELECT seq, at, actor, action, subject, detail, prev_hash, hash"

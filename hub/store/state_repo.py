@@ -5,16 +5,18 @@ Every function here is set-oriented: one statement for the whole batch, not one 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
 from hub.outgoing import Outgoing
-from hub.state import DeadlineRow, OrderRow, WarrantRow
+from hub.state import DeadlineRow, Deferred, OrderRow, WarrantRow
 from hub.store.pool import Conn
 
 __all__ = [
     "claim_inbox",
+    "drop_deferred",
     "load_orders",
     "load_warrants",
     "mark_acked",
@@ -23,6 +25,7 @@ __all__ = [
     "release_inbox",
     "satisfy_deadlines",
     "save_deadlines",
+    "save_deferred",
     "save_orders",
     "save_outbox",
     "save_warrants",
@@ -234,3 +237,27 @@ async def mark_acked(conn: Conn, message_ids: Sequence[UUID]) -> None:
             " WHERE message_id = ANY($1::uuid[])",
             list(message_ids),
         )
+
+
+async def save_deferred(conn: Conn, rows: Sequence[Deferred]) -> None:
+    """Keep these deliveries, in this order, until their external system answers again."""
+    if rows:
+        await conn.executemany(
+            "INSERT INTO deferred (connector, queue, message_id, body, headers, sort_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (queue, message_id) DO NOTHING",
+            [
+                (d.connector, d.queue, d.message_id, d.body, _json_safe(d.headers), d.sort_at)
+                for d in rows
+            ],
+        )
+
+
+async def drop_deferred(conn: Conn, seqs: Sequence[int]) -> None:
+    """These deferred deliveries were made."""
+    if seqs:
+        await conn.execute("DELETE FROM deferred WHERE seq = ANY($1::bigint[])", list(seqs))
+
+
+def _json_safe(headers: Any) -> dict[str, Any]:
+    """AMQP headers as JSON (timestamps and bytes become strings)."""
+    return dict(json.loads(json.dumps(dict(headers), default=str)))

@@ -19,17 +19,20 @@ from hub.store import connect
 
 
 async def wait_for(
-    condition: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, every: float = 0.05,
+    condition: Callable[[], Awaitable[Any]],
+    *,
+    within: float = 15.0,
+    every: float = 0.05,
     what: str = "condition",
 ) -> Any:
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+    """Poll `condition` until it returns something truthy; fail after `within` seconds."""
+    deadline = time.monotonic() + within
     while True:
         result = await condition()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
         await asyncio.sleep(every)
 
 
@@ -57,17 +60,24 @@ async def amqp(settings: HubSettings) -> AsyncIterator[aio_pika.abc.AbstractChan
         await conn.close()
 
 
-async def send(channel: aio_pika.abc.AbstractChannel, exchange: str, env: Envelope | bytes,
-               **props: Any) -> None:
+async def send(
+    channel: aio_pika.abc.AbstractChannel, exchange: str, env: Envelope | bytes, **props: Any
+) -> None:
     """Publish an envelope (or raw bytes) to an exchange, as an external system does."""
     body = env if isinstance(env, bytes) else env.to_bytes()
     ex = await channel.get_exchange(exchange)
     message_id = None if isinstance(env, bytes) else str(env.message_id)
-    await ex.publish(aio_pika.Message(body, message_id=message_id, content_type="application/json",
-                                      delivery_mode=2, **props), routing_key="")
+    await ex.publish(
+        aio_pika.Message(
+            body, message_id=message_id, content_type="application/json", delivery_mode=2, **props
+        ),
+        routing_key="",
+    )
 
 
-async def drain(channel: aio_pika.abc.AbstractChannel, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+async def drain(
+    channel: aio_pika.abc.AbstractChannel, queue: str
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
     """Take (and ack) every message now in `queue`."""
     q = await channel.declare_queue(queue, passive=True)
     out = []
@@ -101,6 +111,8 @@ async def kill_connections(settings: HubSettings) -> int:
     async with _mgmt() as api:
         conns = (await api.get(f"/vhosts/{quote(vhost, safe='')}/connections")).json()
         for c in conns:
-            await api.delete(f"/connections/{quote(c['name'], safe='')}",
-                             headers={"X-Reason": "test: simulated crash"})
+            await api.delete(
+                f"/connections/{quote(c['name'], safe='')}",
+                headers={"X-Reason": "test: simulated crash"},
+            )
     return len(conns)

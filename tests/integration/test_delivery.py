@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import pairwise
+from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from contracts import BnmpDocumentType, BnmpRegistrationCompleted, Envelope, Source
 from hub.app import Hub
+from hub.circuit import CircuitPolicy
 from hub.errors import PublishFailed, UpstreamRejected, UpstreamUnavailable
 from hub.outgoing import Outgoing
 from hub.publisher import Publisher
@@ -24,12 +28,21 @@ BNMP = Source(connector="bnmp", system="BNMP3")
 def registered(env: Envelope) -> tuple[Envelope, ...]:
     """What BNMP answers when it registers the order in `env`."""
     result = BnmpRegistrationCompleted(
-        document_number=env.correlation_id, document_type=BnmpDocumentType.RELEASE_ORDER,
-        bnmp_id="BNMP-42", registered_at=datetime.now(UTC),
+        document_number=env.correlation_id,
+        document_type=BnmpDocumentType.RELEASE_ORDER,
+        bnmp_id="BNMP-42",
+        registered_at=datetime.now(UTC),
     )
     mid = uuid5(NAMESPACE_URL, f"bnmp:{env.message_id}")
-    return (Envelope.new(result, source=BNMP, correlation_id=env.correlation_id,
-                         causation_id=env.message_id, message_id=mid),)
+    return (
+        Envelope.new(
+            result,
+            source=BNMP,
+            correlation_id=env.correlation_id,
+            causation_id=env.message_id,
+            message_id=mid,
+        ),
+    )
 
 
 def bnmp(deliver: Deliver) -> ConnectorSpec:
@@ -46,7 +59,7 @@ async def test_transient_failure_walks_the_ladder_and_succeeds(settings: HubSett
     """BNMP down twice: the delivery waits on two rungs, then registers the order once."""
     calls: list[datetime] = []
 
-    async def flaky(env: Envelope) -> tuple[Envelope, ...]:
+    async def flaky(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
         calls.append(datetime.now(UTC))
         if len(calls) <= 2:
             raise UpstreamUnavailable("bnmp", "503")
@@ -57,8 +70,9 @@ async def test_transient_failure_walks_the_ladder_and_succeeds(settings: HubSett
             await send(ch, "hub.court.in", make_envelope(make_release_order()))
         assert await wait_for(lambda: _order_bnmp_id(settings), what="registration") == "BNMP-42"
     assert len(calls) == 3
-    gaps = [(b - a).total_seconds() for a, b in zip(calls, calls[1:])]
-    assert gaps[0] >= 0.3 and gaps[1] >= 0.6, gaps  # the rungs' TTLs (0.3 s, 0.6 s)
+    gaps = [(b - a).total_seconds() for a, b in pairwise(calls)]
+    assert gaps[0] >= 0.3  # the rungs' TTLs (0.3 s, 0.6 s)
+    assert gaps[1] >= 0.6, gaps
     async with database(settings) as db:
         assert await db.fetchval("SELECT count(*) FROM dead_letters") == 0
 
@@ -69,7 +83,7 @@ async def test_permanent_failure_is_dead_lettered_at_once_with_its_reason(
     """BNMP refusing the document parks it in the dead-letter store after one try."""
     calls = 0
 
-    async def refuses(env: Envelope) -> tuple[Envelope, ...]:
+    async def refuses(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
         nonlocal calls
         calls += 1
         raise UpstreamRejected("bnmp refused: missing judge signature")
@@ -84,22 +98,27 @@ async def test_permanent_failure_is_dead_lettered_at_once_with_its_reason(
 
         row = await wait_for(parked, what="dead letter")
     assert calls == 1
-    assert row["queue"] == "hub.bnmp.out" and row["connector"] == "bnmp"
-    assert row["reason"] == "upstream_rejected" and row["error_type"] == "UpstreamRejected"
-    assert "missing judge signature" in row["error_message"] and "Traceback" in row["trace"]
-    assert row["kind"] == "court.release_order.issued" and row["attempts"] == 0
+    assert row["queue"] == "hub.bnmp.out"
+    assert row["connector"] == "bnmp"
+    assert row["reason"] == "upstream_rejected"
+    assert row["error_type"] == "UpstreamRejected"
+    assert "missing judge signature" in row["error_message"]
+    assert "Traceback" in row["trace"]
+    assert row["kind"] == "court.release_order.issued"
+    assert row["attempts"] == 0
 
 
 async def test_retries_exhausted_dead_letter_with_the_last_error(settings: HubSettings) -> None:
     """A system down for good is tried once per rung, then dead-lettered as retries_exhausted."""
     calls = 0
 
-    async def down(env: Envelope) -> tuple[Envelope, ...]:
+    async def down(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
         nonlocal calls
         calls += 1
         raise UpstreamUnavailable("bnmp", "connection refused")
 
-    async with Hub(settings, specs=[COURT, bnmp(down)], background=False):
+    never_opens = CircuitPolicy(threshold=1000)  # intermittent failures: the circuit stays closed
+    async with Hub(settings, specs=[COURT, bnmp(down)], background=False, circuit=never_opens):
         async with amqp(settings) as ch:
             await send(ch, "hub.court.in", make_envelope(make_release_order()))
 
@@ -108,8 +127,9 @@ async def test_retries_exhausted_dead_letter_with_the_last_error(settings: HubSe
                 return await db.fetchrow("SELECT reason, attempts FROM dead_letters")
 
         row = await wait_for(parked, what="dead letter")
-    assert calls == 3  # the first try and one per rung (0.3 s, 0.6 s)
-    assert row["reason"] == "retries_exhausted:upstream_unavailable" and row["attempts"] == 2
+    assert calls == 3  # the first try, then one per rung (0.3 s, 0.6 s)
+    assert row["reason"] == "retries_exhausted:upstream_unavailable"
+    assert row["attempts"] == 2
 
 
 class _NoRedirects:
@@ -123,23 +143,29 @@ class _NoRedirects:
             raise PublishFailed("injected: broker refused the redirect")
         await self.inner.publish(message)
 
-    async def publish_many(self, messages: list[Outgoing]) -> list[PublishFailed | None]:  # type: ignore[override]
+    async def publish_many(self, messages: Sequence[Outgoing]) -> list[PublishFailed | None]:
         return await self.inner.publish_many(messages)
 
 
 async def test_a_message_that_keeps_failing_stops_at_the_delivery_limit(
     settings: HubSettings,
 ) -> None:
-    """When even the redirect fails the message is requeued, and the queue's limit dead-letters it."""
+    """When even the redirect fails the message is requeued; the queue's limit dead-letters it."""
     calls = 0
 
-    async def down(env: Envelope) -> tuple[Envelope, ...]:
+    async def down(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
         nonlocal calls
         calls += 1
         raise UpstreamUnavailable("bnmp")
 
-    async with Hub(settings, specs=[COURT, bnmp(down)], background=False,
-                   wrap_publisher=_NoRedirects):
+    never_opens = CircuitPolicy(threshold=1000)
+    async with Hub(
+        settings,
+        specs=[COURT, bnmp(down)],
+        background=False,
+        wrap_publisher=_NoRedirects,
+        circuit=never_opens,
+    ):
         async with amqp(settings) as ch:
             await send(ch, "hub.court.in", make_envelope(make_release_order()))
 
@@ -148,5 +174,6 @@ async def test_a_message_that_keeps_failing_stops_at_the_delivery_limit(
                 return await db.fetchrow("SELECT reason, queue FROM dead_letters")
 
         row = await wait_for(parked, what="delivery-limit dead letter")
-    assert row["reason"] == "broker_delivery_limit" and row["queue"] == "hub.bnmp.out"
+    assert row["reason"] == "broker_delivery_limit"
+    assert row["queue"] == "hub.bnmp.out"
     assert calls == settings.rabbit.delivery_limit + 1

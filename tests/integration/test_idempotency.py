@@ -10,7 +10,6 @@ from hub.app import Hub
 from hub.errors import PublishFailed
 from hub.outgoing import Outgoing
 from hub.publisher import Publisher
-from hub.runtime import ConnectorSpec
 from hub.settings import HubSettings
 from hub.topology import unit_queue
 from tests.factories import UNIT, make_envelope, make_release_order
@@ -53,25 +52,26 @@ async def _settled(settings: HubSettings) -> bool:
     async with database(settings) as db:
         inbox = await db.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'hub.court.in'")
         pending = await db.fetchval("SELECT count(*) FROM outbox WHERE confirmed_at IS NULL")
-        return inbox == 1 and pending == 0
+        return bool(inbox == 1 and pending == 0)
 
 
 async def _order_state(settings: HubSettings) -> tuple[int, int, int]:
     async with database(settings) as db:
         version = await db.fetchval("SELECT version FROM release_orders")
         transitions = await db.fetchval(
-            "SELECT count(*) FROM audit_log WHERE action = 'order.transition'")
+            "SELECT count(*) FROM audit_log WHERE action = 'order.transition'"
+        )
         outbox = await db.fetchval("SELECT count(*) FROM outbox")
     return version, transitions, outbox
 
 
 async def test_redelivered_message_changes_state_once(settings: HubSettings) -> None:
-    """The connection dies after the commit, before the ack: the redelivery is dropped by the inbox."""
+    """The connection dies after commit, before the ack: the inbox drops the redelivery."""
     crash = _CrashAfterCommit(settings, publish_first=False)
     async with Hub(settings, specs=[COURT], wrap_publisher=crash):
         async with amqp(settings) as ch:
             await send(ch, "hub.court.in", make_envelope(make_release_order()))
-        await wait_for(lambda: _settled(settings), timeout=30, what="redelivery and relay")
+        await wait_for(lambda: _settled(settings), within=30, what="redelivery and relay")
     assert crash.crashed
     assert await _order_state(settings) == (1, 1, 3)  # one transition; bnmp, setarim, unit
     async with amqp(settings) as ch:
@@ -86,18 +86,18 @@ async def test_crash_between_commit_and_confirm_publishes_exactly_once_downstrea
     crash = _CrashAfterCommit(settings, publish_first=True)
     seen: Counter[str] = Counter()
 
-    async def register(env: Envelope) -> tuple[Envelope, ...]:
+    async def register(env: Envelope, headers: Any) -> tuple[Envelope, ...]:
         seen[str(env.message_id)] += 1
         return registered(env)
 
     async with Hub(settings, specs=[COURT, bnmp(register)], wrap_publisher=crash):
         async with amqp(settings) as ch:
             await send(ch, "hub.court.in", make_envelope(make_release_order()))
-        await wait_for(lambda: _settled(settings), timeout=30, what="relay")
+        await wait_for(lambda: _settled(settings), within=30, what="relay")
 
         async def registered_once() -> bool:
             async with database(settings) as db:
-                return await db.fetchval("SELECT bnmp_id FROM release_orders") == "BNMP-42"
+                return bool(await db.fetchval("SELECT bnmp_id FROM release_orders") == "BNMP-42")
 
         await wait_for(registered_once, what="registration")
     assert list(seen.values()) == [1]  # two copies reached hub.bnmp.out; BNMP was called once

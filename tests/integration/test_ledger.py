@@ -1,12 +1,13 @@
-"""Deadline alerts fire at 50, 90 and 100 % with an injected clock, once each; the audit verifies."""
+"""Deadline alerts fire at 50, 90 and 100 % with an injected clock, once each; audit verifies."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
+
+from prometheus_client import REGISTRY
 
 from contracts import parse_envelope
 from contracts.hub_events import DeadlineAlert
-from hub import metrics
 from hub.app import Hub
 from hub.ledger import scan_once
 from hub.settings import HubSettings
@@ -29,11 +30,12 @@ async def _alerts(settings: HubSettings) -> list[tuple[str, int]]:
 
 
 def _alert_count(deadline: str, pct: int) -> float:
-    return metrics.DEADLINE_ALERTS.labels(deadline, str(pct))._value.get()  # type: ignore[attr-defined]
+    labels = {"deadline": deadline, "threshold": str(pct)}
+    return REGISTRY.get_sample_value("hub_deadline_alerts_total", labels) or 0.0
 
 
 async def test_alerts_fire_at_50_90_100_percent_once_each(settings: HubSettings) -> None:
-    """Receipt deadline (1 h): alerts at 30 min, 54 min and 60 min, each once however often scanned."""
+    """Receipt deadline (1 h): alerts at 30, 54 and 60 min, each once however often scanned."""
     issued = make_release_order()
     clock = FakeClock(issued.issued_at.astimezone(UTC) + timedelta(minutes=10))
     before = _alert_count("receipt", 50)
@@ -43,12 +45,16 @@ async def test_alerts_fire_at_50_90_100_percent_once_each(settings: HubSettings)
 
         async def dispatched() -> bool:
             async with database(settings) as db:
-                return await db.fetchval("SELECT count(*) FROM deadlines") > 0
+                return bool(await db.fetchval("SELECT count(*) FROM deadlines") > 0)
 
         await wait_for(dispatched, what="order dispatched")
         start = clock.now
-        steps = [(29, []), (30, [("receipt", 50)]), (54, [("receipt", 90)]),
-                 (60, [("receipt", 100), ("validation", 50)])]
+        steps = [
+            (29, []),
+            (30, [("receipt", 50)]),
+            (54, [("receipt", 90)]),
+            (60, [("receipt", 100), ("validation", 50)]),
+        ]
         for minutes, expected in steps:
             clock.now = start + timedelta(minutes=minutes)
             await scan_once(hub.engine, hub.pool, clock)
@@ -68,16 +74,19 @@ async def test_audit_chain_verifies_and_catches_tampering(settings: HubSettings)
 
         async def audited() -> bool:
             async with database(settings) as db:
-                return await db.fetchval("SELECT count(*) FROM audit_log") >= 5
+                return bool(await db.fetchval("SELECT count(*) FROM audit_log") >= 5)
 
         await wait_for(audited, what="audit rows")
     async with database(settings) as db:
         count, broken = await audit_repo.verify(db)
-        assert count >= 5 and broken is None
-        await db.execute("UPDATE audit_log SET detail = $1 WHERE seq = 3",
-                         {"kind": "forged"})
+        assert count >= 5
+        assert broken is None
+        await db.execute("UPDATE audit_log SET detail = $1 WHERE seq = 3", {"kind": "forged"})
         count, broken = await audit_repo.verify(db)
-        assert broken is not None and broken.seq == 3
+        assert broken is not None
+        assert broken.seq == 3
         await db.execute("DELETE FROM audit_log WHERE seq = 3")
         _, broken = await audit_repo.verify(db)
-        assert broken is not None and broken.seq == 3 and "missing" in broken.problem
+        assert broken is not None
+        assert broken.seq == 3
+        assert "missing" in broken.problem

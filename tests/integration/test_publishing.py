@@ -33,8 +33,9 @@ async def test_unroutable_publish_raises(settings: HubSettings) -> None:
 async def test_broker_nack_raises(settings: HubSettings) -> None:
     """A publish the broker refuses (a full queue with reject-publish) is nacked and raises."""
     async with amqp(settings) as ch:
-        await ch.declare_queue("full", durable=True,
-                               arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
+        await ch.declare_queue(
+            "full", durable=True, arguments={"x-max-length": 0, "x-overflow": "reject-publish"}
+        )
     broker = make_broker(settings.rabbit)
     await broker.connect()
     try:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from hub.audit import GENESIS, AuditEntry, seal, verify_chain
+from hub.audit import GENESIS, AuditEntry, SealedEntry, seal, verify_chain
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
-def _chain(n: int = 5) -> list:
+def _chain(n: int = 5) -> list[SealedEntry]:
     entries = [
         AuditEntry(T0 + timedelta(seconds=i), "hub", "message.received", f"s{i}", {"i": i})
         for i in range(n)
@@ -30,7 +30,9 @@ def test_an_edited_row_is_caught() -> None:
         rows[2], entry=dataclasses.replace(rows[2].entry, detail={"i": 99})
     )
     broken = verify_chain(rows)
-    assert broken is not None and broken.seq == 3 and "content" in broken.problem
+    assert broken is not None
+    assert broken.seq == 3
+    assert "content" in broken.problem
 
 
 def test_a_deleted_row_is_caught() -> None:
@@ -38,7 +40,9 @@ def test_a_deleted_row_is_caught() -> None:
     rows = _chain()
     del rows[1]
     broken = verify_chain(rows)
-    assert broken is not None and broken.seq == 2 and "missing" in broken.problem
+    assert broken is not None
+    assert broken.seq == 2
+    assert "missing" in broken.problem
 
 
 def test_a_rehashed_row_still_breaks_the_next_link() -> None:
@@ -48,7 +52,9 @@ def test_a_rehashed_row_still_breaks_the_next_link() -> None:
     resealed = seal(1, rows[0].hash, [edited])[0]
     rows[1] = resealed
     broken = verify_chain(rows)
-    assert broken is not None and broken.seq == 3 and "link" in broken.problem
+    assert broken is not None
+    assert broken.seq == 3
+    assert "link" in broken.problem
 
 
 def test_timestamps_hash_the_same_in_any_zone() -> None:

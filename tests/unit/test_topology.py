@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.settings import HubSettings
 from hub.topology import (
     DLX,
     RETRY_EXCHANGE,
@@ -18,7 +19,6 @@ from hub.topology import (
     to_definitions,
     unit_queue,
 )
-from hub.settings import HubSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,7 +104,7 @@ def test_each_connector_has_one_dlq_bound_to_the_dlx() -> None:
 
 
 def test_committed_definitions_match_the_code() -> None:
-    """deploy/rabbitmq/definitions.json is what `python -m hub topology` generates from the settings."""
+    """deploy/rabbitmq/definitions.json is what `python -m hub topology` generates."""
     settings = HubSettings()
     expected = to_definitions(
         build_topology(settings.units, settings.retry.ladder_s, settings.rabbit.delivery_limit)

@@ -1,0 +1,221 @@
+"""Deliveries to one external system, behind its circuit breaker, with a durable in-order backlog.
+
+While the system answers, a delivery calls it and the answer's events go to the engine. When it
+keeps failing (`CircuitPolicy.threshold` transient failures in a row) the circuit opens: this and
+every later delivery is deferred, i.e. stored in the `deferred` table in arrival order and acked,
+and the outage is recorded (the contingency rule reads it). The drainer probes with the oldest
+deferred delivery; when one succeeds the circuit closes and the backlog is delivered in order, one
+at a time, before new deliveries go straight through again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+import asyncpg
+import structlog
+
+from contracts import Envelope, parse_envelope
+from hub import metrics
+from hub.circuit import Circuit, CircuitPolicy
+from hub.engine import Clock, Engine, Job
+from hub.errors import UpstreamUnavailable
+from hub.runtime import Deliver
+from hub.topology import Connector
+
+__all__ = ["DEFERRED", "Deliveries", "run_drainer"]
+
+log = structlog.get_logger("hub.delivery")
+
+_DRAIN_LOCK_BASE: Final = 0x4855_4400  # one drainer per connector across hub processes
+
+
+DEFERRED: Final = "deferred"
+
+
+class Deliveries:
+    """Calls one external system through its circuit; defers while it is down; drains in order."""
+
+    def __init__(
+        self,
+        connector: Connector,
+        deliver: Deliver,
+        engine: Engine,
+        pool: asyncpg.Pool,
+        clock: Clock,
+        policy: CircuitPolicy | None = None,
+    ) -> None:
+        self.connector = connector
+        self._deliver = deliver
+        self._engine = engine
+        self._pool = pool
+        self._clock = clock
+        self.policy = policy or CircuitPolicy()
+        self.circuit = Circuit()
+        self.backlog = False  # deferred deliveries exist: new ones must queue behind them
+
+    async def load(self) -> None:
+        """Pick up the state a previous process left: an open circuit or a backlog."""
+        row = await self._pool.fetchrow(
+            "SELECT state, failures, down_since FROM connector_health WHERE connector = $1",
+            self.connector,
+        )
+        if row is not None and row["state"] == "open":
+            self.circuit = Circuit(
+                state="open", failures=row["failures"], down_since=row["down_since"]
+            )
+        self.backlog = bool(
+            await self._pool.fetchval(
+                "SELECT 1 FROM deferred WHERE connector = $1 LIMIT 1", self.connector
+            )
+        )
+
+    async def call(self, env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...] | str:
+        """Deliver now, or return `DEFERRED` when the circuit is open or a backlog is waiting."""
+        if self.circuit.state == "open" or self.backlog:
+            return DEFERRED
+        started = asyncio.get_running_loop().time()
+        try:
+            events = await self._deliver(env, headers)
+        except UpstreamUnavailable:
+            self._observe("unavailable", started)
+            if await self._failed() == "open":
+                return DEFERRED
+            raise
+        except Exception:
+            self._observe("error", started)
+            raise
+        self._observe("ok", started)
+        if self.circuit.failures:
+            await self._recovered()
+        return events
+
+    def _observe(self, outcome: str, started: float) -> None:
+        elapsed = asyncio.get_running_loop().time() - started
+        metrics.UPSTREAM_SECONDS.labels(self.connector, outcome).observe(elapsed)
+
+    async def _failed(self) -> str:
+        """Count a failure; return the circuit's state after it."""
+        was = self.circuit.state
+        self.circuit = self.circuit.failed(self._clock(), self.policy)
+        if was != self.circuit.state:
+            log.warning("circuit.opened", connector=self.connector, failures=self.circuit.failures)
+            self.backlog = True
+        await self._save()
+        return self.circuit.state
+
+    async def _recovered(self) -> None:
+        was = self.circuit.state
+        self.circuit = self.circuit.succeeded(self._clock())
+        if was == "open":
+            log.info("circuit.closed", connector=self.connector)
+        await self._save()
+
+    async def _save(self) -> None:
+        c, now = self.circuit, self._clock()
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO connector_health (connector, state, failures, down_since,"
+                " last_success, last_failure, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " ON CONFLICT (connector) DO UPDATE SET state = $2, failures = $3, down_since = $4,"
+                " last_success = coalesce($5, connector_health.last_success),"
+                " last_failure = coalesce($6, connector_health.last_failure), updated_at = $7",
+                self.connector,
+                c.state,
+                c.failures,
+                c.down_since,
+                c.last_success,
+                c.last_failure,
+                now,
+            )
+            if c.state == "open":
+                await conn.execute(
+                    "INSERT INTO outages (connector, started_at) VALUES ($1, $2)"
+                    " ON CONFLICT (connector) WHERE ended_at IS NULL DO NOTHING",
+                    self.connector,
+                    c.down_since or now,
+                )
+            else:
+                await conn.execute(
+                    "UPDATE outages SET ended_at = $2 WHERE connector = $1 AND ended_at IS NULL",
+                    self.connector,
+                    now,
+                )
+
+    # ------------------------------------------------------------------ the drainer
+
+    async def drain_once(self) -> int:
+        """Probe or drain: deliver deferred messages in order while the system answers."""
+        now = self._clock()
+        if self.circuit.state == "open" and not self.circuit.probe_due(now, self.policy):
+            return 0
+        if self.circuit.state == "closed" and not self.backlog:
+            return 0
+        self.circuit = self.circuit.probed(now) if self.circuit.state == "open" else self.circuit
+        async with self._pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_id()):
+                return 0
+            try:
+                return await self._drain(conn)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", self._lock_id())
+
+    def _lock_id(self) -> int:
+        return _DRAIN_LOCK_BASE + ("court", "setarim", "custodial_unit", "bnmp").index(
+            self.connector
+        )
+
+    async def _drain(self, conn: Any) -> int:
+        done = 0
+        while True:
+            rows = await conn.fetch(
+                "SELECT seq, queue, message_id, body, headers FROM deferred"
+                " WHERE connector = $1 ORDER BY sort_at, seq LIMIT 100",
+                self.connector,
+            )
+            if not rows:
+                self.backlog = False
+                return done
+            for r in rows:
+                if not await self._redeliver(r):
+                    return done
+                done += 1
+
+    async def _redeliver(self, r: Any) -> bool:
+        env = parse_envelope(bytes(r["body"]))
+        headers = r["headers"] if isinstance(r["headers"], dict) else json.loads(r["headers"])
+        try:
+            events = await self._deliver(env, headers)
+        except UpstreamUnavailable:
+            await self._failed()
+            return False
+        except Exception as e:  # a permanent answer: hand it to the engine's dead-letter path
+            log.warning("deferred.failed", connector=self.connector, error=type(e).__name__)
+            raise
+        if self.circuit.state == "open" or self.circuit.failures:
+            await self._recovered()
+        await self._engine.run(
+            Job(
+                f"{r['queue']}#deferred",
+                r["message_id"],
+                events,
+                acks=r["message_id"],
+                undefer=r["seq"],
+            )
+        )
+        return True
+
+
+async def run_drainer(deliveries: Deliveries, *, every_s: float) -> None:
+    """Drain for ever (a probe every `CircuitPolicy.probe_every` while the system is down)."""
+    while True:
+        try:
+            await deliveries.drain_once()
+        except Exception as e:  # keep draining through database outages and bad deferred rows
+            log.warning(
+                "deferred.drain_failed", connector=deliveries.connector, error=type(e).__name__
+            )
+        await asyncio.sleep(every_s)
