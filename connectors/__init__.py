@@ -1,3 +1,11 @@
-"""Connectors: one package per external system (court, SETARIM, custodial unit, BNMP)."""
+"""Connectors: one package per external system (court, SETARIM, custodial unit, BNMP).
 
-__all__: list[str] = []
+`SPECS` is the only list of them; `hub.app` wires each into the broker.
+"""
+
+from connectors import bnmp, court, custodial_unit, setarim
+from hub.runtime import ConnectorSpec
+
+__all__ = ["SPECS"]
+
+SPECS: tuple[ConnectorSpec, ...] = (court.spec, setarim.spec, custodial_unit.spec, bnmp.spec)

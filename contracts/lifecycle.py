@@ -119,6 +119,8 @@ _RELEASE_NEXT: dict[tuple[_R | None, _E], _R] = {
 }
 
 _DUPLICATE = "duplicate"
+# An event that may become legal once an earlier one arrives (messages can overtake each other).
+_NOT_YET = "not_yet"
 _RELEASE_WHY: dict[tuple[_R | None, _E], tuple[str, str]] = {
     **{(s, _E.ISSUED): (_DUPLICATE, "the order was already issued") for s in ReleaseOrderState},
     **{
@@ -140,7 +142,7 @@ _RELEASE_WHY: dict[tuple[_R | None, _E], tuple[str, str]] = {
     },
     **{
         (s, e): (
-            "illegal_transition",
+            _NOT_YET,
             "the unit must acknowledge receipt and SETARIM validate first",
         )
         for s in (_R.DISPATCHED, _R.RECEIVED, _R.VALIDATED, _R.IMPEDED)
@@ -157,7 +159,7 @@ _RELEASE_WHY: dict[tuple[_R | None, _E], tuple[str, str]] = {
     },
     (_R.CERTIFIED, _E.CERTIFICATE_REGISTERED): (_DUPLICATE, "BNMP already recorded it"),
     **{
-        (s, _E.CERTIFICATE_REGISTERED): ("illegal_transition", "the order is not complied yet")
+        (s, _E.CERTIFICATE_REGISTERED): (_NOT_YET, "the order is not complied yet")
         for s in _PRE_COMPLIANCE
     },
     **{

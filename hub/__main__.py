@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from hub.ops.cli import ops_app
 from hub.settings import HubSettings
 from hub.topology import build_topology, to_definitions
 
@@ -18,6 +19,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
 app.add_typer(audit_app, name="audit")
+app.add_typer(ops_app)  # dlq …, status, timeline, ops (hub/ops/cli.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import httpx
 import structlog
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitMessage, RabbitRouter
 
+import connectors
 from hub import ledger
 from hub.broker import declare, make_broker, rabbit_queue
 from hub.circuit import CircuitPolicy
@@ -50,7 +52,7 @@ class Hub:
         self,
         settings: HubSettings,
         *,
-        specs: Sequence[ConnectorSpec] = (),
+        specs: Sequence[ConnectorSpec] | None = None,
         resources: Mapping[str, Any] | None = None,
         clock: Clock = utc_now,
         directory: Directory | None = None,
@@ -60,7 +62,7 @@ class Hub:
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self.specs = {s.name: s for s in specs}
+        self.specs = {s.name: s for s in (connectors.SPECS if specs is None else specs)}
         self.resources = dict(resources or {})
         self.directory = directory or Directory(units=frozenset(settings.units))
         self.topology: Topology = build_topology(
@@ -129,6 +131,10 @@ class Hub:
         self.consumer = Consumer(
             self.engine, self.publisher, RetryPolicy(self.settings.retry.ladder_s), self.clock
         )
+        self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200))
+        self.resources.update(
+            settings=self.settings, http=self.http, publisher=self.publisher, clock=self.clock
+        )
         for name, make in self._factories.items():
             d = Deliveries(
                 name, make(self.resources), self.engine, self.pool, self.clock, self.circuit_policy
@@ -151,6 +157,9 @@ class Hub:
             )
             for d in self.deliveries.values():
                 self._spawn(run_drainer(d, every_s=0.2), f"drain-{d.connector}")
+            for spec in self.specs.values():
+                for task in spec.tasks:
+                    self._spawn(task(self.resources), f"{spec.name}-{task.__name__}")
             self._spawn(
                 ledger.run_scanner(self.engine, self.pool, self.clock, every_s=1.0), "deadlines"
             )
@@ -166,6 +175,7 @@ class Hub:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.broker.stop()
         await self.engine.stop()
+        await self.http.aclose()
         await self.pool.close()
         log.info("hub.stopped")
 

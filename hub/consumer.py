@@ -134,7 +134,10 @@ class Consumer:
             keep = Deferred(
                 deliveries.connector, r.queue, env.message_id, r.body, r.headers, env.occurred_at
             )
-            await self._engine.run(Job(r.queue, env.message_id, (), defer=keep))
+            try:
+                await self._engine.run(Job(r.queue, env.message_id, (), defer=keep))
+            finally:
+                deliveries.deferral_settled()
             return "deferred"
         await self._engine.run(Job(r.queue, env.message_id, result, acks=env.message_id))
         return "ok"

@@ -24,7 +24,7 @@ from contracts.bnmp import (
     WarrantComplied,
     WarrantExpired,
 )
-from contracts.court import ReleaseOrderIssued, WarrantIssued, WarrantRevoked
+from contracts.court import CONTINGENCY_OUTAGE, ReleaseOrderIssued, WarrantIssued, WarrantRevoked
 from contracts.custodial_unit import ComplianceCertified, ReceiptAcknowledged
 from contracts.deadlines import DeadlinePolicy, deadlines_started_by, satisfied_by
 from contracts.errors import ContractError
@@ -41,6 +41,7 @@ from contracts.people import Person
 from contracts.setarim import ValidationCompleted
 from contracts.vocabulary import DeadlineKind
 from hub.audit import AuditEntry
+from hub.errors import OutOfOrder
 from hub.outgoing import Outgoing
 from hub.routing import route
 from hub.state import DeadlineRow, OrderRow, WarrantRow
@@ -95,10 +96,22 @@ class View:
 
     orders: Mapping[str, OrderRow] = field(default_factory=dict)
     warrants: Mapping[str, WarrantRow] = field(default_factory=dict)
+    bnmp_outages: tuple[tuple[datetime, datetime | None], ...] = ()
 
     def merged(self, outcome: Outcome) -> View:
         """This view with `outcome`'s rows applied."""
-        return View({**self.orders, **outcome.orders}, {**self.warrants, **outcome.warrants})
+        return View(
+            {**self.orders, **outcome.orders},
+            {**self.warrants, **outcome.warrants},
+            self.bnmp_outages,
+        )
+
+    def bnmp_offline_at(self, at: datetime) -> bool:
+        """Whether BNMP had been down for more than 60 minutes at `at` (S003 art.12 §2)."""
+        return any(
+            start <= at - CONTINGENCY_OUTAGE and (end is None or end >= at)
+            for start, end in self.bnmp_outages
+        )
 
 
 _RELEASE_DOCS: Final = (
@@ -133,7 +146,11 @@ def _forward_id(env: Envelope, queue: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"hub:{env.message_id}:{queue}")
 
 
-def _sends(env: Envelope, unit: str | None, d: Directory, now: datetime) -> Outcome:
+def _sends(
+    env: Envelope, unit: str | None, d: Directory, now: datetime, court: str | None = None
+) -> Outcome:
+    """Route `env`; each copy gets a stable id, and the court it concerns in `x-hub-court`."""
+    headers = {"x-hub-kind": env.kind, **({"x-hub-court": court} if court else {})}
     sends: list[Outgoing] = []
     audit: list[AuditEntry] = []
     for r in route(env, unit, d.units):
@@ -158,7 +175,7 @@ def _sends(env: Envelope, unit: str | None, d: Directory, now: datetime) -> Outc
                 out.to_bytes(),
                 str(out.message_id),
                 env.correlation_id,
-                {"x-hub-kind": env.kind},
+                headers,
                 env.kind,
             )
         )
@@ -225,7 +242,7 @@ def _step_order(
     return (
         Outcome(orders={row.order_number: updated}, audit=audit)
         + _deadlines(row.order_number, env, now, d)
-        + _sends(env, row.custodial_unit, d, now)
+        + _sends(env, row.custodial_unit, d, now, row.issuing_court)
     )
 
 
@@ -248,6 +265,13 @@ def _release_order(env: Envelope, view: View, now: datetime, d: Directory) -> Ou
             reason="conflicting_duplicate",
         )
     state = transition_release(None, p)
+    offline = view.bnmp_offline_at(p.issued_at)
+    if p.contingency and not offline:
+        raise ContractError(
+            f"release order {p.order_number} claims contingency, but the hub recorded no BNMP"
+            " outage of more than 60 minutes at its issue (domain 7.13)",
+            reason="contingency_without_outage",
+        )
     known = {
         w: WarrantState(view.warrants[w].state) for w in p.covered_warrants if w in view.warrants
     }
@@ -265,7 +289,7 @@ def _release_order(env: Envelope, view: View, now: datetime, d: Directory) -> Ou
         custodial_unit=p.custodial_unit,
         issuing_court=p.issuing_court,
         secrecy=env.secrecy.value,
-        contingency=p.contingency,
+        contingency=p.contingency or offline,
         issued_at=p.issued_at,
         received_at=None,
         validated_at=None,
@@ -292,7 +316,7 @@ def _release_order(env: Envelope, view: View, now: datetime, d: Directory) -> Ou
             orders={p.order_number: row}, warrants=released, audit=audit, open_deadlines=(bnmp,)
         )
         + _deadlines(p.order_number, env, now, d)
-        + _sends(env, p.custodial_unit, d, now)
+        + _sends(env, p.custodial_unit, d, now, p.issuing_court)
     )
 
 
@@ -362,7 +386,7 @@ def _step_warrant(
         warrants={number: updated},
         satisfied=done,
         audit=(_transition_audit(number, "warrant", row.state, new.value, env, now),),
-    ) + _sends(env, None, d, now)
+    ) + _sends(env, None, d, now, row.issuing_court)
 
 
 def _warrant_issued(env: Envelope, view: View, now: datetime, d: Directory) -> Outcome:
@@ -391,7 +415,7 @@ def _warrant_issued(env: Envelope, view: View, now: datetime, d: Directory) -> O
         warrants={p.warrant_number: row},
         open_deadlines=(bnmp,),
         audit=(_transition_audit(p.warrant_number, "warrant", None, state.value, env, now),),
-    ) + _sends(env, None, d, now)
+    ) + _sends(env, None, d, now, p.issuing_court)
 
 
 def _warrant_event(env: Envelope, view: View, now: datetime, d: Directory) -> Outcome:
@@ -419,7 +443,8 @@ def _alert(env: Envelope, view: View, now: datetime, d: Directory) -> Outcome:
             },
         ),
     )
-    return Outcome(alerted=mark, audit=audit) + _sends(env, unit, d, now)
+    court = row.issuing_court if row else None
+    return Outcome(alerted=mark, audit=audit) + _sends(env, unit, d, now, court)
 
 
 _DECIDERS: Final[dict[type, Callable[[Envelope, View, datetime, Directory], Outcome]]] = {
@@ -447,6 +472,8 @@ def decide(env: Envelope, view: View, now: datetime, directory: Directory) -> Ou
     try:
         return decider(env, view, now, directory)
     except IllegalTransition as e:
+        if e.reason == "not_yet":
+            raise OutOfOrder(str(e)) from e
         if e.reason == "duplicate":
             return Outcome(
                 audit=(

@@ -1,11 +1,13 @@
 """Deliveries to one external system, behind its circuit breaker, with a durable in-order backlog.
 
-While the system answers, a delivery calls it and the answer's events go to the engine. When it
-keeps failing (`CircuitPolicy.threshold` transient failures in a row) the circuit opens: this and
-every later delivery is deferred, i.e. stored in the `deferred` table in arrival order and acked,
-and the outage is recorded (the contingency rule reads it). The drainer probes with the oldest
-deferred delivery; when one succeeds the circuit closes and the backlog is delivered in order, one
-at a time, before new deliveries go straight through again.
+While the system answers, a delivery calls it and the answer's events go to the engine. When a call
+fails because the system is unavailable, that delivery and every later one are deferred: stored in
+the `deferred` table (ordered by the document's time) and acked. The drainer retries the oldest at
+once; after `CircuitPolicy.threshold` failures in a row the circuit opens, the outage is recorded
+(the contingency rule reads it) and the drainer only probes every `probe_every`. When a delivery
+succeeds the circuit closes and the backlog is delivered in order, one at a time, before new
+deliveries go straight through again. Unavailability never sends a delivery to the retry ladder,
+from which it could overtake the ones behind it.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Deliveries:
         self.policy = policy or CircuitPolicy()
         self.circuit = Circuit()
         self.backlog = False  # deferred deliveries exist: new ones must queue behind them
+        self._deferring = 0  # deferrals decided but not yet committed to the `deferred` table
 
     async def load(self) -> None:
         """Pick up the state a previous process left: an open circuit or a backlog."""
@@ -76,15 +79,16 @@ class Deliveries:
     async def call(self, env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...] | str:
         """Deliver now, or return `DEFERRED` when the circuit is open or a backlog is waiting."""
         if self.circuit.state == "open" or self.backlog:
+            self._deferring += 1
             return DEFERRED
         started = asyncio.get_running_loop().time()
         try:
             events = await self._deliver(env, headers)
         except UpstreamUnavailable:
             self._observe("unavailable", started)
-            if await self._failed() == "open":
-                return DEFERRED
-            raise
+            await self._failed()
+            self._deferring += 1
+            return DEFERRED  # behind it, every later delivery waits too: order is kept
         except Exception:
             self._observe("error", started)
             raise
@@ -92,6 +96,10 @@ class Deliveries:
         if self.circuit.failures:
             await self._recovered()
         return events
+
+    def deferral_settled(self) -> None:
+        """A deferral returned by `call` is now committed (or failed): the drainer may see it."""
+        self._deferring -= 1
 
     def _observe(self, outcome: str, started: float) -> None:
         elapsed = asyncio.get_running_loop().time() - started
@@ -101,9 +109,9 @@ class Deliveries:
         """Count a failure; return the circuit's state after it."""
         was = self.circuit.state
         self.circuit = self.circuit.failed(self._clock(), self.policy)
+        self.backlog = True
         if was != self.circuit.state:
             log.warning("circuit.opened", connector=self.connector, failures=self.circuit.failures)
-            self.backlog = True
         await self._save()
         return self.circuit.state
 
@@ -177,7 +185,8 @@ class Deliveries:
                 self.connector,
             )
             if not rows:
-                self.backlog = False
+                # Not while a deferral is on its way to the table: it would be overtaken.
+                self.backlog = self._deferring > 0
                 return done
             for r in rows:
                 if not await self._redeliver(r):

@@ -200,8 +200,11 @@ class Engine:
         keys = sorted({(j.consumer, j.message_id) for j in jobs})
         fresh = await state_repo.claim_inbox(conn, keys)
         batch = _Batch()
-        todo = [j for j in jobs if (j.consumer, j.message_id) in fresh]
-        batch.done += [j for j in jobs if (j.consumer, j.message_id) not in fresh]  # duplicates
+        todo: list[Job] = []
+        for j in jobs:  # the first of each id claimed now is processed; the rest are duplicates
+            key = (j.consumer, j.message_id)
+            (todo if key in fresh else batch.done).append(j)
+            fresh.discard(key)
         view = await self._load(conn, todo)
         now = self._clock()
         for job in todo:
@@ -236,6 +239,7 @@ class Engine:
         return View(
             orders=await state_repo.load_orders(conn, orders),
             warrants=await state_repo.load_warrants(conn, warrants),
+            bnmp_outages=await state_repo.load_outages(conn, "bnmp"),
         )
 
     async def _write(self, conn: Any, batch: _Batch) -> None:

@@ -3,6 +3,9 @@
     HubError
     ├── TransientError            retry: a few short in-process tries, then the delayed ladder
     │   ├── UpstreamUnavailable   an external system is down, timed out or answered 5xx
+    │   │                         (a delivery then waits in its connector's in-order backlog)
+    │   ├── UpstreamThrottled     an external system answered 429
+    │   ├── OutOfOrder            the message overtook one it depends on
     │   └── StoreUnavailable      PostgreSQL could not be reached or the transaction must be retried
     ├── PermanentError            dead-letter now, with the reason; retrying cannot help
     │   ├── UpstreamRejected      an external system refused the document (4xx, business error)
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "HubError",
+    "OutOfOrder",
     "PermanentError",
     "PublishFailed",
     "StaleMessage",
@@ -25,6 +29,7 @@ __all__ = [
     "TransientError",
     "Unroutable",
     "UpstreamRejected",
+    "UpstreamThrottled",
     "UpstreamUnavailable",
 ]
 
@@ -54,6 +59,22 @@ class UpstreamUnavailable(TransientError):
     def __init__(self, system: str, detail: str = "") -> None:
         super().__init__(f"{system} unavailable{': ' + detail if detail else ''}")
         self.system = system
+
+
+class UpstreamThrottled(TransientError):
+    """An external system asked the hub to slow down (429): back off on the delayed ladder."""
+
+    reason = "upstream_throttled"
+
+    def __init__(self, system: str, detail: str = "") -> None:
+        super().__init__(f"{system} throttled{': ' + detail if detail else ''}")
+        self.system = system
+
+
+class OutOfOrder(TransientError):
+    """The message overtook one it depends on (a compliance before its receipt): retry later."""
+
+    reason = "out_of_order"
 
 
 class StoreUnavailable(TransientError):

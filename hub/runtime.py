@@ -6,19 +6,24 @@ Connectors import this module (and `hub.errors`, `hub.topology`); they never rea
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from contracts import Envelope
 from hub.topology import Connector
 
-__all__ = ["ConnectorSpec", "Deliver", "DeliverFactory"]
+__all__ = ["RESOURCES", "ConnectorSpec", "Deliver", "DeliverFactory", "Task"]
 
 # Sends one message to the external system; returns the events its answer means (maybe none).
 # The headers are the AMQP headers the hub set when routing (e.g. `x-hub-court`).
 Deliver = Callable[[Envelope, Mapping[str, Any]], Awaitable[tuple[Envelope, ...]]]
 # Builds a `Deliver` from the running hub's shared resources (settings, an HTTP client...).
 DeliverFactory = Callable[[Mapping[str, Any]], Deliver]
+# A background loop a connector runs inside the hub (e.g. polling BNMP for changes).
+Task = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+# What the hub puts in `resources` for the factories and tasks.
+RESOURCES = ("settings", "http", "publisher", "clock")
 
 
 @dataclass(frozen=True)
@@ -28,5 +33,5 @@ class ConnectorSpec:
     name: Connector
     accepts: frozenset[str]
     deliver: DeliverFactory | None = None
+    tasks: tuple[Task, ...] = ()
     description: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)

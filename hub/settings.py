@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["EngineSettings", "HubSettings", "PostgresSettings", "RabbitSettings", "RetrySettings"]
+__all__ = [
+    "BnmpSettings",
+    "CourtSettings",
+    "EngineSettings",
+    "HubSettings",
+    "OpsSettings",
+    "OpsUser",
+    "PostgresSettings",
+    "RabbitSettings",
+    "RetrySettings",
+    "SetarimSettings",
+]
 
 
 class RabbitSettings(BaseModel):
@@ -47,6 +60,56 @@ class EngineSettings(BaseModel):
     outbox_grace_s: float = Field(default=5.0, ge=0)
 
 
+class OpsUser(BaseModel):
+    """Who holds an ops token, and what the token lets them do."""
+
+    user: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    role: Literal["viewer", "operator", "admin"]
+
+
+class OpsSettings(BaseModel):
+    """The ops service: where it listens, who may use it, and how fast bulk replay goes.
+
+    Tokens come as JSON, e.g. `HUB_OPS__TOKENS='{"s3cret": {"user": "ana", "role": "operator"}}'`.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    tokens: dict[str, OpsUser] = Field(default_factory=dict)
+    replay_rate_per_s: float = Field(default=20.0, gt=0)
+    replay_canary_timeout_s: float = Field(default=30.0, gt=0)
+    replay_settle_s: float = Field(default=30.0, gt=0)
+    replay_max_failures: int = Field(default=3, ge=1)
+    probe_every_s: float = Field(default=30.0, gt=0)
+
+
+class BnmpSettings(BaseModel):
+    """BNMP 3.0's API as the hub calls it (OAuth2 client credentials, acting-unit header)."""
+
+    url: str = "http://127.0.0.1:8101"
+    client_id: str = "hub"
+    client_secret: str = "hub-secret"
+    acting_unit: str = "tjmg"
+    timeout_s: float = Field(default=5.0, gt=0)
+    poll_every_s: float = Field(default=2.0, gt=0)
+
+
+class SetarimSettings(BaseModel):
+    """SETARIM's validation API."""
+
+    url: str = "http://127.0.0.1:8102"
+    timeout_s: float = Field(default=5.0, gt=0)
+
+
+class CourtSettings(BaseModel):
+    """Where each court's system takes the hub's notifications, and the key that signs them."""
+
+    webhook_url: str = "http://127.0.0.1:8103/notifications"
+    webhooks: dict[str, str] = Field(default_factory=dict)  # court unit id -> URL, else the default
+    webhook_secret: str = "demo-webhook-secret"
+    timeout_s: float = Field(default=5.0, gt=0)
+
+
 class HubSettings(BaseSettings):
     """Everything the hub needs to start; read from `HUB_…` variables (nested with `__`)."""
 
@@ -56,4 +119,8 @@ class HubSettings(BaseSettings):
     rabbit: RabbitSettings = RabbitSettings()
     postgres: PostgresSettings = PostgresSettings()
     retry: RetrySettings = RetrySettings()
+    bnmp: BnmpSettings = BnmpSettings()
+    setarim: SetarimSettings = SetarimSettings()
+    court: CourtSettings = CourtSettings()
     engine: EngineSettings = EngineSettings()
+    ops: OpsSettings = OpsSettings()

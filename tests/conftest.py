@@ -43,7 +43,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark everything under tests/integration and tests/ops as an integration test."""
     for item in items:
         path = str(item.path)
-        if "/tests/integration/" in path or "/tests/ops/" in path:
+        if any(f"/tests/{tier}/" in path for tier in ("integration", "ops", "e2e")):
             item.add_marker(pytest.mark.integration)
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "claim_inbox",
     "drop_deferred",
     "load_orders",
+    "load_outages",
     "load_warrants",
     "mark_acked",
     "mark_alerted",
@@ -261,3 +262,13 @@ async def drop_deferred(conn: Conn, seqs: Sequence[int]) -> None:
 def _json_safe(headers: Any) -> dict[str, Any]:
     """AMQP headers as JSON (timestamps and bytes become strings)."""
     return dict(json.loads(json.dumps(dict(headers), default=str)))
+
+
+async def load_outages(conn: Conn, connector: str) -> tuple[tuple[Any, Any], ...]:
+    """The connector's outages of the last week (start, end or None while it lasts)."""
+    rows = await conn.fetch(
+        "SELECT started_at, ended_at FROM outages WHERE connector = $1"
+        " AND (ended_at IS NULL OR ended_at > now() - interval '7 days') ORDER BY started_at",
+        connector,
+    )
+    return tuple((r["started_at"], r["ended_at"]) for r in rows)

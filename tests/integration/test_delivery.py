@@ -10,8 +10,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 from contracts import BnmpDocumentType, BnmpRegistrationCompleted, Envelope, Source
 from hub.app import Hub
-from hub.circuit import CircuitPolicy
-from hub.errors import PublishFailed, UpstreamRejected, UpstreamUnavailable
+from hub.errors import PublishFailed, UpstreamRejected, UpstreamThrottled
 from hub.outgoing import Outgoing
 from hub.publisher import Publisher
 from hub.runtime import ConnectorSpec, Deliver
@@ -56,13 +55,13 @@ async def _order_bnmp_id(settings: HubSettings) -> str | None:
 
 
 async def test_transient_failure_walks_the_ladder_and_succeeds(settings: HubSettings) -> None:
-    """BNMP down twice: the delivery waits on two rungs, then registers the order once."""
+    """BNMP throttles twice: the delivery waits on two rungs, then registers the order once."""
     calls: list[datetime] = []
 
     async def flaky(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
         calls.append(datetime.now(UTC))
         if len(calls) <= 2:
-            raise UpstreamUnavailable("bnmp", "503")
+            raise UpstreamThrottled("bnmp", "429")
         return registered(env)
 
     async with Hub(settings, specs=[COURT, bnmp(flaky)], background=False):
@@ -109,16 +108,15 @@ async def test_permanent_failure_is_dead_lettered_at_once_with_its_reason(
 
 
 async def test_retries_exhausted_dead_letter_with_the_last_error(settings: HubSettings) -> None:
-    """A system down for good is tried once per rung, then dead-lettered as retries_exhausted."""
+    """A system that keeps throttling is tried once per rung, then dead-lettered (exhausted)."""
     calls = 0
 
     async def down(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
         nonlocal calls
         calls += 1
-        raise UpstreamUnavailable("bnmp", "connection refused")
+        raise UpstreamThrottled("bnmp", "429")
 
-    never_opens = CircuitPolicy(threshold=1000)  # intermittent failures: the circuit stays closed
-    async with Hub(settings, specs=[COURT, bnmp(down)], background=False, circuit=never_opens):
+    async with Hub(settings, specs=[COURT, bnmp(down)], background=False):
         async with amqp(settings) as ch:
             await send(ch, "hub.court.in", make_envelope(make_release_order()))
 
@@ -128,7 +126,7 @@ async def test_retries_exhausted_dead_letter_with_the_last_error(settings: HubSe
 
         row = await wait_for(parked, what="dead letter")
     assert calls == 3  # the first try, then one per rung (0.3 s, 0.6 s)
-    assert row["reason"] == "retries_exhausted:upstream_unavailable"
+    assert row["reason"] == "retries_exhausted:upstream_throttled"
     assert row["attempts"] == 2
 
 
@@ -156,15 +154,13 @@ async def test_a_message_that_keeps_failing_stops_at_the_delivery_limit(
     async def down(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
         nonlocal calls
         calls += 1
-        raise UpstreamUnavailable("bnmp")
+        raise UpstreamThrottled("bnmp")
 
-    never_opens = CircuitPolicy(threshold=1000)
     async with Hub(
         settings,
         specs=[COURT, bnmp(down)],
         background=False,
         wrap_publisher=_NoRedirects,
-        circuit=never_opens,
     ):
         async with amqp(settings) as ch:
             await send(ch, "hub.court.in", make_envelope(make_release_order()))

@@ -14,7 +14,7 @@ from hub.settings import HubSettings
 from hub.topology import unit_queue
 from tests.factories import UNIT, make_envelope, make_release_order
 
-from .harness import amqp, database, drain, kill_connections, send, wait_for
+from .harness import amqp, database, depth, drain, kill_connections, send, wait_for
 from .test_delivery import COURT, bnmp, registered
 
 
@@ -105,3 +105,26 @@ async def test_crash_between_commit_and_confirm_publishes_exactly_once_downstrea
         copies = await drain(ch, "hub.setarim.out")
     assert len(copies) == 2  # the engine published, then the relay published again
     assert len({m.message_id for m in copies}) == 1  # copies share one id: consumers dedup on it
+
+
+async def test_copies_in_one_batch_are_processed_once(settings: HubSettings) -> None:
+    """Two copies of a message arriving together (one batch) change state once."""
+    env = make_envelope(make_release_order())
+    async with Hub(settings, specs=[COURT], background=False) as hub:
+        async with amqp(settings) as ch:
+            for _ in range(3):
+                await send(ch, "hub.court.in", env)
+
+        async def consumed() -> bool:
+            return bool(await depth_of(settings, "hub.court.in") == 0)
+
+        await wait_for(consumed, what="copies consumed")
+        await wait_for(lambda: _settled(settings), what="processed")
+        assert hub.engine.stats.jobs >= 3
+    assert (await _order_state(settings))[:2] == (1, 1)
+
+
+async def depth_of(settings: HubSettings, queue: str) -> int:
+    """Ready plus unacknowledged messages of `queue`."""
+    async with amqp(settings) as ch:
+        return await depth(ch, queue)

@@ -62,7 +62,7 @@ async def test_bnmp_outage_defers_and_drains_in_order(settings: HubSettings) -> 
         await wait_for(
             lambda: _all_deferred(settings, len(orders)), within=20, what="all 12 deferred"
         )
-        assert await _count(settings, "SELECT count(*) FROM outages WHERE ended_at IS NULL") == 1
+        await wait_for(lambda: _outage_open(settings), what="outage recorded")
         down = False
         await wait_for(
             lambda: _all_registered(settings, len(orders)), within=20, what="backlog drained"
@@ -80,3 +80,7 @@ async def _all_deferred(settings: HubSettings, n: int) -> bool:
 async def _all_registered(settings: HubSettings, n: int) -> bool:
     sql = "SELECT count(*) FROM release_orders WHERE bnmp_id IS NOT NULL"
     return await _count(settings, sql) == n
+
+
+async def _outage_open(settings: HubSettings) -> bool:
+    return await _count(settings, "SELECT count(*) FROM outages WHERE ended_at IS NULL") == 1

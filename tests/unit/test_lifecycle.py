@@ -144,14 +144,14 @@ def test_forbidden_release_transitions(state: R | None, event: str) -> None:
         pytest.param(
             R.DISPATCHED,
             "released",
-            "illegal_transition",
+            "not_yet",
             "acknowledge receipt and SETARIM",
             id="released-before-receipt",
         ),
         pytest.param(
             R.IMPEDED,
             "not_released",
-            "illegal_transition",
+            "not_yet",
             "acknowledge receipt and SETARIM",
             id="kept-before-receipt",
         ),
@@ -168,7 +168,7 @@ def test_forbidden_release_transitions(state: R | None, event: str) -> None:
         pytest.param(
             R.READY,
             "certificate_registered",
-            "illegal_transition",
+            "not_yet",
             "not complied yet",
             id="certificate-registered-early",
         ),

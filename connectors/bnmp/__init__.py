@@ -1,0 +1,5 @@
+"""BNMP connector: the hub's side of the national warrant bank (REST, OAuth2)."""
+
+from connectors.bnmp.handlers import spec
+
+__all__ = ["spec"]

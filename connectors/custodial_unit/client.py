@@ -1,0 +1,64 @@
+"""The unit's side of the AMQP contract, as a prison system would write it (aio-pika, its own user):
+consume `hub.custodial_unit.<unit>.out`, acknowledge after handling, publish answers to
+`hub.custodial_unit.in` with publisher confirms. The simulator is built on it; integrators can read
+it as a reference client."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import aio_pika
+
+from contracts import Envelope, parse_envelope
+from hub.topology import in_queue, unit_queue
+
+__all__ = ["UnitClient"]
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+class UnitClient:
+    """One unit's connection: read its queue, answer the hub."""
+
+    def __init__(self, url: str, unit: str, prefetch: int = 32) -> None:
+        self.url = url
+        self.unit = unit
+        self._prefetch = prefetch
+        self._conn: aio_pika.abc.AbstractRobustConnection | None = None
+        self._exchange: aio_pika.abc.AbstractExchange | None = None
+
+    async def start(self, handle: Handler) -> None:
+        """Connect and consume; a message is acked after `handle` returns, nacked if it raises."""
+        self._conn = await aio_pika.connect_robust(
+            self.url, client_properties={"connection_name": f"unit:{self.unit}"}
+        )
+        channel = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
+        await channel.set_qos(prefetch_count=self._prefetch)
+        self._exchange = await channel.get_exchange(in_queue("custodial_unit"), ensure=False)
+        queue = await channel.get_queue(unit_queue(self.unit), ensure=False)
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process(requeue=True):
+                await handle(parse_envelope(message.body))
+
+        await queue.consume(on_message)
+
+    async def answer(self, env: Envelope) -> None:
+        """Publish an answer to the hub and wait for the broker's confirm."""
+        assert self._exchange is not None, "start() first"
+        await self._exchange.publish(
+            aio_pika.Message(
+                env.to_bytes(),
+                message_id=str(env.message_id),
+                correlation_id=env.correlation_id,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                type=env.kind,
+            ),
+            routing_key="",
+        )
+
+    async def stop(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            await self._conn.close()

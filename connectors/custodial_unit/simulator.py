@@ -1,0 +1,127 @@
+"""Custodial units on loopback: each consumes its queue over AMQP and answers as a prison would.
+
+On a release order: acknowledge receipt. On SETARIM's certificate (forwarded by the hub): with no
+impediment, release and certify; with impediments, keep the person and certify why. Deliveries are
+deduplicated by message id; `released` counts releases per order (a second one would be a duplicated
+effect). Faults: `down` (not consuming), `slow_s`, `duplicate_receipts` (send each receipt twice,
+once as a copy and once as a new message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import NAMESPACE_URL, uuid4, uuid5
+
+from connectors.custodial_unit.client import UnitClient
+from connectors.custodial_unit.mapping import compliance_for, receipt_for
+from contracts import (
+    ComplianceCertified,
+    Envelope,
+    ReceiptAcknowledged,
+    ReleaseOrderIssued,
+    Source,
+    ValidationCompleted,
+)
+from contracts.people import Official
+
+__all__ = ["UnitFaults", "UnitSimulator"]
+
+OFFICIAL = Official(name="Agente Plantonista", role="agente de segurança penitenciária")
+
+
+@dataclass
+class UnitFaults:
+    """What the units do wrong."""
+
+    slow_s: float = 0.0
+    duplicate_receipts: bool = False
+
+
+@dataclass
+class _Unit:
+    client: UnitClient
+    orders: dict[str, ReleaseOrderIssued] = field(default_factory=dict)
+    early: dict[str, ValidationCompleted] = field(default_factory=dict)
+
+
+class UnitSimulator:
+    """Several units, each with its own connection."""
+
+    def __init__(self, url: str, units: list[str], clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+        self.faults = UnitFaults()
+        self.seen: set[str] = set()
+        self.released: Counter[str] = Counter()
+        self.kept: Counter[str] = Counter()
+        self.receipts = 0
+        self._units = {u: _Unit(UnitClient(url, u)) for u in units}
+
+    async def start(self) -> None:
+        """Connect every unit and start consuming."""
+        for name, unit in self._units.items():
+            await unit.client.start(functools.partial(self._on, name))
+
+    async def stop(self) -> None:
+        """Disconnect every unit."""
+        for unit in self._units.values():
+            await unit.client.stop()
+
+    def _source(self, unit: str) -> Source:
+        return Source(connector="custodial_unit", system="SIGPRI", unit=unit)
+
+    async def _send(
+        self,
+        unit: str,
+        payload: ReceiptAcknowledged | ComplianceCertified,
+        cause: Envelope,
+        key: str,
+    ) -> Envelope:
+        env = Envelope.new(
+            payload,
+            source=self._source(unit),
+            correlation_id=cause.correlation_id,
+            causation_id=cause.message_id,
+            occurred_at=self.clock(),
+            message_id=uuid5(NAMESPACE_URL, f"unit:{unit}:{key}"),
+        )
+        await self._units[unit].client.answer(env)
+        return env
+
+    async def _on(self, unit: str, env: Envelope) -> None:
+        if str(env.message_id) in self.seen:
+            return  # a copy: this unit already acted on it
+        self.seen.add(str(env.message_id))
+        if self.faults.slow_s:
+            await asyncio.sleep(self.faults.slow_s)
+        p = env.payload
+        if isinstance(p, ReleaseOrderIssued):
+            await self._receive(unit, env, p)
+        elif isinstance(p, ValidationCompleted):
+            await self._comply(unit, env, p)
+
+    async def _receive(self, unit: str, env: Envelope, order: ReleaseOrderIssued) -> None:
+        u = self._units[unit]
+        u.orders[order.order_number] = order
+        receipt = receipt_for(order, unit, self.clock(), OFFICIAL)
+        sent = await self._send(unit, receipt, env, f"receipt:{order.order_number}")
+        self.receipts += 1
+        if self.faults.duplicate_receipts:
+            await u.client.answer(sent)  # the same message again
+            await u.client.answer(sent.model_copy(update={"message_id": uuid4()}))  # a new one
+        if order.order_number in u.early:
+            await self._comply(unit, env, u.early.pop(order.order_number))
+
+    async def _comply(self, unit: str, env: Envelope, validation: ValidationCompleted) -> None:
+        u = self._units[unit]
+        order = u.orders.get(validation.order_number)
+        if order is None:
+            u.early[validation.order_number] = validation  # the certificate overtook the order
+            return
+        certificate = compliance_for(order, unit, self.clock(), OFFICIAL, validation.impediments)
+        await self._send(unit, certificate, env, f"compliance:{order.order_number}")
+        (self.released if certificate.released else self.kept)[order.order_number] += 1

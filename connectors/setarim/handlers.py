@@ -1,0 +1,52 @@
+"""The SETARIM connector: validation of each release order, and warrant records for its archive."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from uuid import NAMESPACE_URL, uuid5
+
+from connectors.setarim.client import SetarimClient
+from connectors.setarim.mapping import certificate_of, to_validation_request, to_warrant_record
+from contracts import Envelope, ReleaseOrderIssued, Source
+from hub.runtime import ConnectorSpec, Deliver
+
+__all__ = ["ACCEPTS", "SOURCE", "make_deliver", "spec"]
+
+SOURCE = Source(connector="setarim", system="SETARIM")
+# SETARIM may also push certificates (a re-validation after an impediment was regularised).
+ACCEPTS = frozenset({"setarim.validation.completed"})
+
+
+def make_deliver(resources: Mapping[str, Any]) -> Deliver:
+    """Validate release orders (answering the certificate); record warrant events."""
+    client = SetarimClient(resources["settings"].setarim, resources["http"])
+    clock = resources["clock"]
+
+    async def deliver(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
+        if not isinstance(env.payload, ReleaseOrderIssued):
+            await client.record(to_warrant_record(env))
+            return ()
+        body = await client.validate(to_validation_request(env.payload))
+        certificate = certificate_of(env.payload.order_number, body, clock())
+        answer = Envelope.new(
+            certificate,
+            source=SOURCE,
+            correlation_id=env.correlation_id,
+            causation_id=env.message_id,
+            secrecy=env.secrecy,
+            occurred_at=clock(),
+            message_id=uuid5(NAMESPACE_URL, f"setarim:validated:{env.message_id}"),
+        )
+        return (answer,)
+
+    return deliver
+
+
+spec = ConnectorSpec(
+    "setarim",
+    ACCEPTS,
+    deliver=make_deliver,
+    description="SETARIM (URI, PCMG): validates release orders against open warrants; keeps "
+    "warrant records.",
+)
