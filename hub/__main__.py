@@ -55,6 +55,27 @@ def schemas(
 
 
 @app.command()
+def demo(
+    orders: Annotated[int, typer.Option(help="release orders the courts send")] = 300,
+    warrants: Annotated[int, typer.Option(help="warrants issued before them")] = 100,
+    factor: Annotated[float, typer.Option(help="hub seconds per real second")] = 600.0,
+    port: Annotated[int, typer.Option(help="ops dashboard port")] = 8080,
+    keep_running: Annotated[bool, typer.Option(help="keep serving after the summary")] = False,
+) -> None:
+    """Run the hub with its four simulated systems through a compressed-time day (the main job)."""
+    from hub.demo import DemoOptions, run_demo
+
+    opts = DemoOptions(
+        orders=orders,
+        warrants=warrants,
+        factor=factor,
+        dashboard_port=port,
+        keep_running=keep_running,
+    )
+    raise typer.Exit(asyncio.run(run_demo(opts)))
+
+
+@app.command()
 def migrate() -> None:
     """Apply the database migrations (the hub also does this at start-up)."""
     from hub.store import connect

@@ -40,6 +40,15 @@ __all__ = ["Hub", "utc_now"]
 log = structlog.get_logger("hub.app")
 
 
+async def raw_body(message: RabbitMessage) -> bytes:
+    """FastStream's decoder for every hub queue: the body untouched.
+
+    The default decoder would `json.loads` an `application/json` body before any hub code runs, and
+    a body that is not JSON would be rejected there, before the hub could record why.
+    """
+    return message.body
+
+
 def utc_now() -> datetime:
     """The real clock (tests and the demo inject their own)."""
     return datetime.now(UTC)
@@ -105,7 +114,9 @@ class Hub:
             await self.consumer.consume(message, queue, accepts=accepts, deliveries=deliveries)
 
         handle.__doc__ = f"Consume {queue}."
-        router.subscriber(q, ack_policy=AckPolicy.REJECT_ON_ERROR, title=queue)(handle)
+        router.subscriber(q, ack_policy=AckPolicy.REJECT_ON_ERROR, title=queue, decoder=raw_body)(
+            handle
+        )
 
     def _subscribe_dlq(self, router: RabbitRouter, connector: Any) -> None:
         q = rabbit_queue(self.topology.queue(f"hub.{connector}.dlq"))
@@ -114,7 +125,10 @@ class Hub:
             await consume_dead_letter(self.pool, self.clock, connector, message)
 
         park.__doc__ = f"Park the dead letters of {connector} in PostgreSQL."
-        router.subscriber(q, ack_policy=AckPolicy.REJECT_ON_ERROR, title=q.name)(park)
+        # NACK, not REJECT, on an unexpected error: a DLQ has no DLX, so a reject would drop it.
+        router.subscriber(q, ack_policy=AckPolicy.NACK_ON_ERROR, title=q.name, decoder=raw_body)(
+            park
+        )
 
     # ------------------------------------------------------------------ lifecycle
 

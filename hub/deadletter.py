@@ -52,13 +52,14 @@ class Parked:
     attempts: int
 
 
-def _kind_of(body: bytes, fallback: str | None) -> str | None:
+def _peek(body: bytes, key: str, fallback: str | None) -> str | None:
+    """A short string field of the body's JSON, when the body has one (it may be anything)."""
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return fallback
-    kind = doc.get("kind") if isinstance(doc, dict) else None
-    return kind if isinstance(kind, str) and len(kind) < 100 else fallback
+    value = doc.get(key) if isinstance(doc, dict) else None
+    return value if isinstance(value, str) and len(value) < 100 else fallback
 
 
 def _broker_death(headers: dict[str, Any]) -> tuple[str, str]:
@@ -88,8 +89,8 @@ def parked_from(
         message_id=message_id,
         connector=connector,
         queue=queue,
-        kind=_kind_of(body, message_type),
-        correlation_id=correlation_id,
+        kind=_peek(body, "kind", message_type),
+        correlation_id=correlation_id or _peek(body, "correlation_id", None),
         error_type=error_type,
         reason=reason,
         error_message=str(headers.get("x-hub-error-message", ""))[:1000],

@@ -82,7 +82,7 @@ def route(env: Envelope, unit: str | None, units: frozenset[str]) -> tuple[Route
     if isinstance(env.payload, BnmpRegistrationCompleted | BnmpRegistrationRejected) and (
         env.payload.document_type in (BnmpDocumentType.WARRANT, BnmpDocumentType.COUNTER_WARRANT)
     ):
-        targets = ("court", "setarim")
+        targets = ("court",)
     routes = []
     for target in targets:
         connector = _connector(target)

@@ -43,7 +43,7 @@ U = unit_queue(UNIT)
         (make_registration(), ["hub.court.out"]),
         (
             make_registration(document_type=BnmpDocumentType.WARRANT),
-            ["hub.court.out", "hub.setarim.out"],
+            ["hub.court.out"],
         ),
         (make_rejection(), ["hub.court.out"]),
         (make_warrant(), ["hub.bnmp.out", "hub.setarim.out"]),

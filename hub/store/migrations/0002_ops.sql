@@ -42,3 +42,22 @@ CREATE TABLE replay_job_items (
     at              timestamptz,
     PRIMARY KEY (job_id, seq)
 );
+
+-- The envelope's correlation id is the order or warrant number; the AMQP property may be missing or
+-- (when a client library fills it in) a random id. Store the envelope's, so dead letters can be found
+-- by order or warrant number; a body that is not a JSON envelope keeps the AMQP one.
+CREATE FUNCTION dead_letter_subject() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    subject text;
+BEGIN
+    BEGIN
+        subject := left(convert_from(NEW.body, 'UTF8')::jsonb ->> 'correlation_id', 200);
+    EXCEPTION WHEN others THEN
+        subject := NULL;
+    END;
+    NEW.correlation_id := coalesce(subject, nullif(NEW.correlation_id, ''));
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER dead_letters_subject BEFORE INSERT ON dead_letters
+    FOR EACH ROW EXECUTE FUNCTION dead_letter_subject();

@@ -1,0 +1,60 @@
+"""Bad input gets a clear, recorded error and a dead letter; the consumer goes on with the rest."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+
+import pytest
+
+from hub.app import Hub
+from hub.demo_driver import malformed
+from hub.settings import HubSettings
+from tests.factories import make_envelope, make_release_order
+
+from .harness import amqp, database, send, wait_for
+from .test_delivery import COURT
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def _doc(**changes: object) -> bytes:
+    doc = json.loads(make_envelope(make_release_order()).to_json())
+    doc.update(changes)
+    return json.dumps(doc).encode()
+
+
+BAD = [
+    ("not_json", malformed("not_json", NOW), "malformed_json"),
+    ("binary", os.urandom(512), "malformed_json"),
+    ("json_array", b"[1, 2, 3]", "invalid_envelope"),
+    ("bad_cnj", malformed("bad_cnj", NOW), "invalid_payload"),
+    ("unknown_kind", malformed("unknown_kind", NOW), "unknown_kind"),
+    ("old_schema", malformed("old_schema", NOW), "unsupported_schema_version"),
+    ("kind_mismatch", malformed("wrong_queue", NOW), "invalid_envelope"),
+    ("huge", _doc(padding="x" * 2_000_000), "invalid_envelope"),
+    ("naive_time", _doc(occurred_at="2026-11-22T12:00:00"), "invalid_envelope"),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "reason"), BAD, ids=[b[0] for b in BAD])
+async def test_each_bad_input_is_dead_lettered_with_its_reason(
+    settings: HubSettings, name: str, body: bytes, reason: str
+) -> None:
+    """The bad message is parked with its reason; a good one sent after it is processed."""
+    good = make_envelope(make_release_order())
+    async with Hub(settings, specs=[COURT], background=False):
+        async with amqp(settings) as ch:
+            await send(ch, "hub.court.in", body)
+            await send(ch, "hub.court.in", good)
+
+        async def both() -> object:
+            async with database(settings) as db:
+                letter = await db.fetchrow("SELECT reason, error_message FROM dead_letters")
+                order = await db.fetchval("SELECT state FROM release_orders")
+            return letter is not None and order is not None and letter
+
+        letter = await wait_for(both, what=f"{name} parked and the good order processed")
+    assert letter["reason"] == reason
+    assert letter["error_message"]
