@@ -115,6 +115,10 @@ def audit_verify() -> None:
 
 def main() -> None:
     """Entry point of `python -m hub` and the `hub` script."""
+    from hub.logs import configure_logging
+
+    s = HubSettings()
+    configure_logging(s.log_level, json=s.log_json)
     app(args=sys.argv[1:], prog_name="python -m hub")
 
 

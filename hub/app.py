@@ -151,7 +151,13 @@ class Hub:
         )
         for name, make in self._factories.items():
             d = Deliveries(
-                name, make(self.resources), self.engine, self.pool, self.clock, self.circuit_policy
+                name,
+                make(self.resources),
+                self.engine,
+                self.pool,
+                self.clock,
+                self.consumer.settle,
+                self.circuit_policy,
             )
             await d.load()
             self.deliveries[out_queue(name)] = d

@@ -74,8 +74,8 @@ class Received:
             queue,
             message.body,
             dict(message.headers),
-            message.message_id,
-            message.correlation_id,
+            message.raw_message.message_id,  # not FastStream's: it invents ids when absent
+            message.raw_message.correlation_id,
             message.raw_message.type,
         )
 

@@ -178,8 +178,8 @@ async def consume_dead_letter(
         connector,
         message.body,
         dict(message.headers),
-        message.message_id,
-        message.correlation_id,
+        raw.message_id,  # not FastStream's properties: it invents ids when they are absent
+        raw.correlation_id,
         raw.type,
     )
     try:

@@ -13,16 +13,18 @@ from which it could overtake the ones behind it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 import asyncpg
 import structlog
 
-from contracts import Envelope, parse_envelope
+from contracts import ContractError, Envelope, parse_envelope
 from hub import metrics
 from hub.circuit import Circuit, CircuitPolicy
+from hub.consumer import Received
 from hub.engine import Clock, Engine, Job
 from hub.errors import UpstreamUnavailable
 from hub.runtime import Deliver
@@ -37,6 +39,9 @@ _DRAIN_LOCK_BASE: Final = 0x4855_4400  # one drainer per connector across hub pr
 
 DEFERRED: Final = "deferred"
 
+# How a deferred delivery that fails for good is settled: `Consumer.settle` (dead letter, ladder).
+Settle = Callable[[Received, str, BaseException], Awaitable[None]]
+
 
 class Deliveries:
     """Calls one external system through its circuit; defers while it is down; drains in order."""
@@ -48,9 +53,11 @@ class Deliveries:
         engine: Engine,
         pool: asyncpg.Pool,
         clock: Clock,
+        settle: Settle,
         policy: CircuitPolicy | None = None,
     ) -> None:
         self.connector = connector
+        self._settle = settle
         self._deliver = deliver
         self._engine = engine
         self._pool = pool
@@ -177,45 +184,58 @@ class Deliveries:
         )
 
     async def _drain(self, conn: Any) -> int:
+        """Deliver the backlog page by page: calls one at a time, in order; commits pipelined."""
         done = 0
         while True:
             rows = await conn.fetch(
                 "SELECT seq, queue, message_id, body, headers FROM deferred"
-                " WHERE connector = $1 ORDER BY sort_at, seq LIMIT 100",
+                " WHERE connector = $1 ORDER BY sort_at, seq LIMIT 200",
                 self.connector,
             )
             if not rows:
                 # Not while a deferral is on its way to the table: it would be overtaken.
                 self.backlog = self._deferring > 0
                 return done
+            commits: list[Awaitable[None]] = []
+            stopped = False
             for r in rows:
-                if not await self._redeliver(r):
-                    return done
-                done += 1
+                job = await self._redeliver(r)
+                if job is None:
+                    stopped = True
+                    break
+                commits.append(self._engine.run(job))
+            await asyncio.gather(*commits)  # a failure leaves its row: delivered again (idempotent)
+            done += len(commits)
+            if stopped:
+                return done
 
-    async def _redeliver(self, r: Any) -> bool:
-        env = parse_envelope(bytes(r["body"]))
+    async def _redeliver(self, r: Any) -> Job | None:
+        """Make one deferred delivery; None when the system is still down (stop draining)."""
+        env_or_error = _parse(bytes(r["body"]))
         headers = r["headers"] if isinstance(r["headers"], dict) else json.loads(r["headers"])
+        received = Received(r["queue"], bytes(r["body"]), headers, str(r["message_id"]), None, None)
+        undo = Job(f"{r['queue']}#deferred", r["message_id"], (), undefer=r["seq"])
+        if not isinstance(env_or_error, Envelope):
+            await self._settle(received, "unknown", env_or_error)
+            return undo
         try:
-            events = await self._deliver(env, headers)
+            events = await self._deliver(env_or_error, headers)
         except UpstreamUnavailable:
             await self._failed()
-            return False
-        except Exception as e:  # a permanent answer: hand it to the engine's dead-letter path
-            log.warning("deferred.failed", connector=self.connector, error=type(e).__name__)
-            raise
+            return None
+        except Exception as e:  # permanent (or throttled): settled like any consumed message
+            await self._settle(received, env_or_error.kind, e)
+            return undo
         if self.circuit.state == "open" or self.circuit.failures:
             await self._recovered()
-        await self._engine.run(
-            Job(
-                f"{r['queue']}#deferred",
-                r["message_id"],
-                events,
-                acks=r["message_id"],
-                undefer=r["seq"],
-            )
-        )
-        return True
+        return dataclasses.replace(undo, events=events, acks=r["message_id"])
+
+
+def _parse(body: bytes) -> Envelope | ContractError:
+    try:
+        return parse_envelope(body)
+    except ContractError as e:
+        return e
 
 
 async def run_drainer(deliveries: Deliveries, *, every_s: float) -> None:

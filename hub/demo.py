@@ -104,13 +104,27 @@ async def _fresh_schema(settings: HubSettings) -> None:
         await conn.close()
 
 
-async def _play(steps: tuple[Step, ...], driver: Driver, started: float) -> None:
-    """Carry out each step at its time (a script's timeline, not synchronisation)."""
+async def _play(steps: tuple[Step, ...], driver: Driver, hub: Hub, started: float) -> None:
+    """Carry out each step at its time (a script's timeline); a barrier waits for the hub."""
     for step in steps:
         delay = started + step.at_s - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        await driver.do(step)
+        if step.action == "barrier":
+            started += await _barrier(hub, step.params["complied"])
+        else:
+            await driver.do(step)
+
+
+async def _barrier(hub: Hub, complied: int, within_s: float = 60.0) -> float:
+    """Wait until the hub has `complied` warrants on record as complied; return seconds waited."""
+    t0 = time.monotonic()
+    for _ in range(int(within_s * 10)):
+        n = await hub.pool.fetchval("SELECT count(*) FROM warrants WHERE state = 'complied'")
+        if n >= complied:
+            break
+        await asyncio.sleep(0.1)
+    return time.monotonic() - t0
 
 
 async def _settled(hub: Hub, sent: list[str]) -> bool:
@@ -210,7 +224,7 @@ async def _scenario(hub: Hub, world: SimWorld, settings: HubSettings, opts: Demo
     started = time.monotonic()
     reporter = asyncio.create_task(_report(hub, world, driver, started, 2.0))
     try:
-        await _play(scenario.steps, driver, started)
+        await _play(scenario.steps, driver, hub, started)
         for _ in range(int(opts.timeout_s * 2)):  # then wait, at most `timeout_s`, for the end
             if await _settled(hub, driver.sent_orders):
                 break

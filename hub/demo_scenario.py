@@ -15,6 +15,7 @@ from contracts.ids import cpf_check_digits, format_cnj
 __all__ = ["Person", "Scenario", "Step", "build_scenario"]
 
 Action = Literal[
+    "barrier",
     "warrant",
     "complied",
     "expired",
@@ -91,6 +92,8 @@ def _warrant_steps(n: int, rng: random.Random, people: list[Person]) -> list[Ste
     steps += [Step(3.0 + i * 0.01, "complied", {"i": i}) for i in range(complied)]
     steps += [Step(4.5, "counter_warrant", {"i": i}) for i in range(complied, complied + 4)]
     steps += [Step(4.6, "expired", {"i": i}) for i in range(complied + 4, min(n, complied + 8))]
+    # The orders come once the police's arrests are on record, as in life (see `_play`).
+    steps.append(Step(5.0, "barrier", {"complied": complied}))
     return steps
 
 

@@ -116,6 +116,8 @@ class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="ignore")
 
     units: tuple[str, ...] = ("mg.ceresp-bh", "mg.presidio-contagem", "mg.penitenciaria-nh")
+    log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")
+    log_json: bool = False
     rabbit: RabbitSettings = RabbitSettings()
     postgres: PostgresSettings = PostgresSettings()
     retry: RetrySettings = RetrySettings()
