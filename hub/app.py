@@ -30,7 +30,7 @@ from hub.engine import Clock, Engine
 from hub.outbox import run_relay
 from hub.publisher import Publisher, RabbitPublisher
 from hub.retry import RetryPolicy
-from hub.runtime import ConnectorSpec, DeliverFactory
+from hub.runtime import ConnectorSpec, DeliverFactory, Verify, VerifyFactory
 from hub.settings import HubSettings
 from hub.store import create_pool
 from hub.topology import CONNECTORS, Connector, Topology, build_topology, in_queue, out_queue
@@ -88,6 +88,8 @@ class Hub:
         self.publisher = wrap_publisher(publisher) if wrap_publisher else publisher
         self._factories: dict[Connector, DeliverFactory] = {}
         self.deliveries: dict[str, Deliveries] = {}
+        self._verifier_factories: dict[str, VerifyFactory] = {}
+        self.verifiers: dict[str, Verify] = {}
         for router in self._routers():
             self.broker.include_router(router)
 
@@ -99,6 +101,8 @@ class Hub:
             spec = self.specs.get(name) or ConnectorSpec(name, frozenset())
             router = RabbitRouter()
             self._subscribe(router, in_queue(name), accepts=spec.accepts)
+            if spec.verify is not None:
+                self._verifier_factories[in_queue(name)] = spec.verify
             if spec.deliver is not None:
                 self._subscribe(router, out_queue(name), accepts=())
                 self._factories[name] = spec.deliver
@@ -110,8 +114,13 @@ class Hub:
         q = rabbit_queue(self.topology.queue(queue))
 
         async def handle(message: RabbitMessage) -> None:
-            deliveries = self.deliveries.get(queue)
-            await self.consumer.consume(message, queue, accepts=accepts, deliveries=deliveries)
+            await self.consumer.consume(
+                message,
+                queue,
+                accepts=accepts,
+                deliveries=self.deliveries.get(queue),
+                verify=self.verifiers.get(queue),
+            )
 
         handle.__doc__ = f"Consume {queue}."
         router.subscriber(q, ack_policy=AckPolicy.REJECT_ON_ERROR, title=queue, decoder=raw_body)(
@@ -149,6 +158,7 @@ class Hub:
         self.resources.update(
             settings=self.settings, http=self.http, publisher=self.publisher, clock=self.clock
         )
+        self.verifiers = {q: make(self.resources) for q, make in self._verifier_factories.items()}
         for name, make in self._factories.items():
             d = Deliveries(
                 name,

@@ -35,6 +35,7 @@ from hub.errors import PublishFailed
 from hub.outgoing import Outgoing
 from hub.publisher import Publisher
 from hub.retry import ATTEMPT_HEADER, Decision, RetryPolicy
+from hub.runtime import Inbound, Verify
 from hub.state import Deferred
 from hub.topology import DLX, RETRY_EXCHANGE, RETRY_LEVEL_HEADER, connector_of, retry_label
 
@@ -66,6 +67,7 @@ class Received:
     message_id: str | None
     correlation_id: str | None
     kind: str | None
+    user_id: str | None = None
 
     @classmethod
     def of(cls, message: RabbitMessage, queue: str) -> Received:
@@ -77,6 +79,7 @@ class Received:
             message.raw_message.message_id,  # not FastStream's: it invents ids when absent
             message.raw_message.correlation_id,
             message.raw_message.type,
+            message.raw_message.user_id,
         )
 
     @property
@@ -106,6 +109,7 @@ class Consumer:
         *,
         accepts: Collection[str] = (),
         deliveries: Deliveries | None = None,
+        verify: Verify | None = None,
     ) -> None:
         """Handle one message from `queue`; raises only to requeue (module docstring)."""
         received = Received.of(message, queue)
@@ -115,6 +119,8 @@ class Consumer:
             env = parse_envelope(received.body)
             kind = env.kind
             _check_accepted(env, accepts, queue)
+            if verify is not None:
+                verify(Inbound(env, received.body, received.headers, received.user_id))
             outcome = await self._process(received, env, deliveries)
         except Exception as e:
             await self.settle(received, kind, e)
