@@ -55,6 +55,16 @@ def schemas(
 
 
 @app.command()
+def run(
+    dashboard: Annotated[bool, typer.Option(help="serve the ops API and dashboard too")] = True,
+) -> None:
+    """Run the hub as a service (all connectors) until SIGTERM or Ctrl-C."""
+    from hub.service import serve
+
+    raise typer.Exit(asyncio.run(serve(HubSettings(), dashboard=dashboard)))
+
+
+@app.command()
 def demo(
     orders: Annotated[int, typer.Option(help="release orders the courts send")] = 300,
     warrants: Annotated[int, typer.Option(help="warrants issued before them")] = 100,

@@ -21,12 +21,13 @@ import asyncpg
 import httpx
 import structlog
 
-from connectors.simulate import HttpServer, SimWorld
+from connectors.simulate import SimWorld
 from hub.app import Hub
 from hub.circuit import CircuitPolicy
 from hub.demo_driver import Driver
 from hub.demo_report import progress_line, summarise
 from hub.demo_scenario import Step, build_scenario
+from hub.httpserver import HttpServer
 from hub.ops.api import create_app
 from hub.ops.service import OpsService
 from hub.settings import HubSettings, OpsUser

@@ -1,0 +1,37 @@
+"""`python -m hub run`: the hub as a long-running service, stopped cleanly by SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from hub.app import Hub
+from hub.httpserver import HttpServer
+from hub.ops.api import create_app
+from hub.ops.service import OpsService
+from hub.settings import HubSettings
+
+__all__ = ["serve"]
+
+log = structlog.get_logger("hub.service")
+
+
+async def serve(settings: HubSettings, *, dashboard: bool = True) -> int:
+    """Start the hub (and its ops service), wait for a stop signal, stop cleanly; return 0."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with Hub(settings) as hub:
+        ops = None
+        if dashboard:
+            ops = HttpServer(create_app(OpsService.from_hub(hub)), settings.ops.port)
+            await ops.start()
+            log.info("ops.listening", url=ops.url)
+        await stop.wait()
+        log.info("hub.stopping")
+        if ops is not None:
+            await ops.stop()
+    return 0
