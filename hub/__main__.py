@@ -86,6 +86,17 @@ def demo(
 
 
 @app.command()
+def asyncapi(
+    out: Annotated[Path, typer.Option(help="where to write")] = ROOT / "contracts/asyncapi.json",
+) -> None:
+    """Write the AsyncAPI document of every channel and message (FastStream generates it)."""
+    from hub.asyncapi import render
+
+    out.write_text(render(), encoding="utf-8")
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
 def migrate() -> None:
     """Apply the database migrations (the hub also does this at start-up)."""
     from hub.store import connect

@@ -100,17 +100,30 @@ class Hub:
         for name in CONNECTORS:
             spec = self.specs.get(name) or ConnectorSpec(name, frozenset())
             router = RabbitRouter()
-            self._subscribe(router, in_queue(name), accepts=spec.accepts)
+            kinds = ", ".join(sorted(spec.accepts)) or "none"
+            self._subscribe(
+                router,
+                in_queue(name),
+                accepts=spec.accepts,
+                about=f"{spec.description} The hub consumes what they send: {kinds}.",
+            )
             if spec.verify is not None:
                 self._verifier_factories[in_queue(name)] = spec.verify
             if spec.deliver is not None:
-                self._subscribe(router, out_queue(name), accepts=())
+                self._subscribe(
+                    router,
+                    out_queue(name),
+                    accepts=(),
+                    about=f"The hub delivers these to {name} over its API.",
+                )
                 self._factories[name] = spec.deliver
             self._subscribe_dlq(router, name)
             routers.append(router)
         return routers
 
-    def _subscribe(self, router: RabbitRouter, queue: str, *, accepts: Any) -> None:
+    def _subscribe(
+        self, router: RabbitRouter, queue: str, *, accepts: Any, about: str = ""
+    ) -> None:
         q = rabbit_queue(self.topology.queue(queue))
 
         async def handle(message: RabbitMessage) -> None:
@@ -123,9 +136,13 @@ class Hub:
             )
 
         handle.__doc__ = f"Consume {queue}."
-        router.subscriber(q, ack_policy=AckPolicy.REJECT_ON_ERROR, title=queue, decoder=raw_body)(
-            handle
-        )
+        router.subscriber(
+            q,
+            ack_policy=AckPolicy.REJECT_ON_ERROR,
+            title=queue,
+            description=about or None,
+            decoder=raw_body,
+        )(handle)
 
     def _subscribe_dlq(self, router: RabbitRouter, connector: Any) -> None:
         q = rabbit_queue(self.topology.queue(f"hub.{connector}.dlq"))
