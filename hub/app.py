@@ -175,6 +175,16 @@ class Hub:
         self.resources.update(
             settings=self.settings, http=self.http, publisher=self.publisher, clock=self.clock
         )
+        await self._build_connectors()
+        await self.broker.connect()
+        await declare(self.broker, self.topology)
+        await self.engine.start()
+        await self.broker.start()
+        if self._background:
+            self._start_background()
+        log.info("hub.started", units=len(self.settings.units))
+
+    async def _build_connectors(self) -> None:
         self.verifiers = {q: make(self.resources) for q, make in self._verifier_factories.items()}
         for name, make in self._factories.items():
             d = Deliveries(
@@ -188,29 +198,21 @@ class Hub:
             )
             await d.load()
             self.deliveries[out_queue(name)] = d
-        await self.broker.connect()
-        await declare(self.broker, self.topology)
-        await self.engine.start()
-        await self.broker.start()
-        if self._background:
-            self._spawn(
-                run_relay(
-                    self.pool,
-                    self.publisher,
-                    every_s=self.settings.engine.outbox_sweep_s,
-                    grace_s=self.settings.engine.outbox_grace_s,
-                ),
-                "outbox-relay",
-            )
-            for d in self.deliveries.values():
-                self._spawn(run_drainer(d, every_s=0.2), f"drain-{d.connector}")
-            for spec in self.specs.values():
-                for task in spec.tasks:
-                    self._spawn(task(self.resources), f"{spec.name}-{task.__name__}")
-            self._spawn(
-                ledger.run_scanner(self.engine, self.pool, self.clock, every_s=1.0), "deadlines"
-            )
-        log.info("hub.started", units=len(self.settings.units))
+
+    def _start_background(self) -> None:
+        engine = self.settings.engine
+        relay = run_relay(
+            self.pool, self.publisher, every_s=engine.outbox_sweep_s, grace_s=engine.outbox_grace_s
+        )
+        self._spawn(relay, "outbox-relay")
+        for d in self.deliveries.values():
+            self._spawn(run_drainer(d, every_s=0.2), f"drain-{d.connector}")
+        for spec in self.specs.values():
+            for task in spec.tasks:
+                self._spawn(task(self.resources), f"{spec.name}-{task.__name__}")
+        self._spawn(
+            ledger.run_scanner(self.engine, self.pool, self.clock, every_s=1.0), "deadlines"
+        )
 
     def _spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))

@@ -165,35 +165,35 @@ def _minimal(p: Parked, error: BaseException) -> Parked:
     )
 
 
+async def _park_or_minimal(pool: asyncpg.Pool, record: Parked, now: datetime) -> int:
+    """Park the full record; if the record itself is the problem, park a minimal one."""
+    try:
+        return await park(pool, record, now)
+    except (OSError, asyncpg.InterfaceError, asyncpg.exceptions.ConnectionDoesNotExistError):
+        raise  # the database is away: retry the full record later
+    except Exception as e:
+        return await park(pool, _minimal(record, e), now)
+
+
 async def consume_dead_letter(
     pool: asyncpg.Pool, clock: Clock, connector: Connector, message: RabbitMessage
 ) -> None:
-    """Park one DLQ message. On failure back off, then try a minimal record; never drop it.
+    """Park one DLQ message; while PostgreSQL is away, back off and requeue. Never drop it.
 
-    While PostgreSQL is down the message goes back to the DLQ after the back-off (at most one round
-    every `_PARK_PATIENCE_S`), so a long outage costs no CPU and loses nothing.
+    A message goes back to the DLQ after at most `_PARK_PATIENCE_S` of back-off, so a long outage
+    costs no CPU and loses nothing.
     """
-    raw = message.raw_message
+    raw = message.raw_message  # not FastStream's properties: it invents ids when they are absent
     record = parked_from(
-        connector,
-        message.body,
-        dict(message.headers),
-        raw.message_id,  # not FastStream's properties: it invents ids when they are absent
-        raw.correlation_id,
-        raw.type,
+        connector, message.body, dict(message.headers), raw.message_id, raw.correlation_id, raw.type
+    )
+    retrying = AsyncRetrying(
+        wait=wait_exponential(multiplier=0.2, max=5),
+        stop=stop_after_delay(_PARK_PATIENCE_S),
+        reraise=True,
     )
     try:
-        async for attempt in AsyncRetrying(
-            wait=wait_exponential(multiplier=0.2, max=5),
-            stop=stop_after_delay(_PARK_PATIENCE_S),
-            reraise=True,
-        ):
-            with attempt:
-                failed = attempt.retry_state.outcome
-                last = failed.exception() if failed is not None else None
-                row_id = await park(
-                    pool, record if last is None else _minimal(record, last), clock()
-                )
+        row_id: int = await retrying(_park_or_minimal, pool, record, clock())
     except Exception as e:
         log.error("dead_letter.park_failed", connector=connector, error=type(e).__name__)
         raise NackMessage(requeue=True) from e

@@ -66,6 +66,20 @@ def _metric(name: str, **labels: str) -> float:
     return total
 
 
+def _certified(rows: dict[str, Any]) -> str:
+    done = [r for r in rows.values() if r["state"] == "certified"]
+    released = sum(1 for r in done if r["released"])
+    return f"{len(done)} ({released} / {sum(1 for r in done if r['released'] is False)})"
+
+
+def _compliance_hours(rows: dict[str, Any]) -> list[float]:
+    return sorted(
+        (r["complied_at"] - r["issued_at"]).total_seconds() / 3600
+        for r in rows.values()
+        if r["complied_at"]
+    )
+
+
 async def _orders(pool: asyncpg.Pool, s: Summary, sent: list[str]) -> None:
     rows = {
         r["order_number"]: r
@@ -80,24 +94,17 @@ async def _orders(pool: asyncpg.Pool, s: Summary, sent: list[str]) -> None:
             "SELECT correlation_id FROM dead_letters WHERE correlation_id IS NOT NULL"
         )
     }
-    certified = [r for r in rows.values() if r["state"] == "certified"]
-    spans = sorted(
-        (r["complied_at"] - r["issued_at"]).total_seconds() / 3600
-        for r in rows.values()
-        if r["complied_at"]
-    )
-    within = sum(1 for h in spans if h <= 24)
+    hours = _compliance_hours(rows)
     s.add("release orders sent by the courts", len(sent))
+    s.add("certified in BNMP (released / kept)", _certified(rows))
     s.add(
-        "certified in BNMP (released / kept)",
-        f"{len(certified)} ({sum(1 for r in certified if r['released'])}"
-        f" / {sum(1 for r in certified if r['released'] is False)})",
+        "complied within the 24 h deadline (hub time)",
+        f"{sum(1 for h in hours if h <= 24)} of {len(hours)}",
     )
-    s.add("complied within the 24 h deadline (hub time)", f"{within} of {len(spans)}")
-    if spans:
+    if hours:
         s.add(
             "time to compliance, median / max (hub hours)",
-            f"{spans[len(spans) // 2]:.2f} / {spans[-1]:.2f}",
+            f"{hours[len(hours) // 2]:.2f} / {hours[-1]:.2f}",
         )
     s.add(
         "marked contingency (BNMP down > 60 min)", sum(1 for r in rows.values() if r["contingency"])
@@ -105,7 +112,7 @@ async def _orders(pool: asyncpg.Pool, s: Summary, sent: list[str]) -> None:
     unsettled = [
         n
         for n in sent
-        if (rows.get(n) is None or rows[n]["state"] != "certified") and n not in parked
+        if n not in parked and (rows.get(n) is None or rows[n]["state"] != "certified")
     ]
     if unsettled:
         s.problems.append(

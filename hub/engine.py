@@ -18,6 +18,7 @@ job is run again on its own, so one poison message cannot take the batch down wi
 from __future__ import annotations
 
 import asyncio
+from collections import ChainMap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,9 +32,10 @@ from contracts import Envelope
 from hub.audit import AuditEntry
 from hub.core import Outcome, View, keys_for
 from hub.errors import StoreUnavailable
+from hub.outgoing import Outgoing
 from hub.publisher import Publisher
 from hub.settings import EngineSettings
-from hub.state import Deferred
+from hub.state import DeadlineRow, Deferred, OrderRow, WarrantRow
 from hub.store import audit_repo, state_repo
 
 __all__ = ["Clock", "Engine", "EngineStats", "Job"]
@@ -67,14 +69,57 @@ class EngineStats:
 
 @dataclass
 class _Batch:
-    """What one transaction writes, gathered from the jobs that succeeded."""
+    """What one transaction writes, gathered from the jobs that succeeded.
 
-    outcome: Outcome = field(default_factory=Outcome)
+    Effects are accumulated in place (lists and dicts), not by adding `Outcome`s, which would copy
+    everything gathered so far at every job: quadratic in the batch size.
+    """
+
+    orders: dict[str, OrderRow] = field(default_factory=dict)
+    warrants: dict[str, WarrantRow] = field(default_factory=dict)
+    open_deadlines: list[DeadlineRow] = field(default_factory=list)
+    satisfied: list[tuple[str, str, datetime]] = field(default_factory=list)
+    alerted: list[tuple[str, str, int]] = field(default_factory=list)
+    sends: list[Outgoing] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
     acks: list[UUID] = field(default_factory=list)
     defers: list[Deferred] = field(default_factory=list)
     undefers: list[int] = field(default_factory=list)
     failed: list[tuple[Job, BaseException]] = field(default_factory=list)
     done: list[Job] = field(default_factory=list)
+
+    def add(self, parts: Sequence[Outcome]) -> None:
+        """Take the effects of one successful job, in order (later rows win)."""
+        for o in parts:
+            self.orders.update(o.orders)
+            self.warrants.update(o.warrants)
+            self.open_deadlines += o.open_deadlines
+            self.satisfied += o.satisfied
+            self.alerted += o.alerted
+            self.sends += o.sends
+            self.audit += o.audit
+
+
+@dataclass
+class _State:
+    """The rows as the batch's decisions have left them so far (loaded rows, then changes)."""
+
+    orders: dict[str, OrderRow]
+    warrants: dict[str, WarrantRow]
+    bnmp_outages: tuple[tuple[datetime, datetime | None], ...]
+
+    def overlay(self) -> tuple[View, dict[str, OrderRow], dict[str, WarrantRow]]:
+        """A view for one job: its own changes (the two dicts) laid over the batch's rows.
+
+        A job of several events sees the effects of its earlier events; if a later one fails,
+        none of its effects reach the batch, so no later job sees state that is not written.
+        """
+        orders: dict[str, OrderRow] = {}
+        warrants: dict[str, WarrantRow] = {}
+        view = View(
+            ChainMap(orders, self.orders), ChainMap(warrants, self.warrants), self.bnmp_outages
+        )
+        return view, orders, warrants
 
 
 _TRANSIENT_PG = (
@@ -111,6 +156,8 @@ class Engine:
         self._slots = asyncio.Semaphore(settings.flush_concurrency)
         self._task: asyncio.Task[None] | None = None
         self._flushes: set[asyncio.Task[None]] = set()
+        self._questions: list[tuple[str, UUID, asyncio.Future[bool]]] = []
+        self._answering: asyncio.Task[None] | None = None
         self.stats = EngineStats()
 
     async def start(self) -> None:
@@ -125,17 +172,38 @@ class Engine:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await asyncio.gather(*self._flushes, return_exceptions=True)
+        if self._answering is not None:
+            await asyncio.gather(self._answering, return_exceptions=True)
         for job in self._pending:
             if job.future is not None and not job.future.done():
                 job.future.set_exception(StoreUnavailable("engine stopped"))
         self._pending.clear()
 
     async def seen(self, consumer: str, message_id: UUID) -> bool:
-        """Whether `consumer` already processed `message_id` (committed)."""
-        found = await self._pool.fetchval(
-            "SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2", consumer, message_id
-        )
-        return found is not None
+        """Whether `consumer` already processed `message_id` (committed).
+
+        The questions asked within one gather window are answered by one query.
+        """
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._questions.append((consumer, message_id, future))
+        if self._answering is None:
+            self._answering = asyncio.create_task(self._answer(), name="hub-engine-seen")
+        return await future
+
+    async def _answer(self) -> None:
+        await asyncio.sleep(self._settings.max_wait_ms / 1000)
+        questions, self._questions, self._answering = self._questions, [], None
+        try:
+            async with self._pool.acquire() as conn:
+                found = await state_repo.seen_in_inbox(conn, [(c, m) for c, m, _ in questions])
+        except Exception as e:
+            for *_, future in questions:
+                if not future.done():
+                    future.set_exception(e)
+            return
+        for consumer, message_id, future in questions:
+            if not future.done():
+                future.set_result((consumer, message_id) in found)
 
     async def run(self, job: Job) -> None:
         """Submit `job` and wait until its batch is committed and published; raise its error."""
@@ -190,7 +258,7 @@ class Engine:
             await self._write(conn, batch)
         self.stats.batches += 1
         self.stats.jobs += len(jobs)
-        await self._publish(batch.outcome)
+        await self._publish(batch.sends)
         for job in batch.done:
             _settle(job, None)
         for job, error in batch.failed:
@@ -205,19 +273,16 @@ class Engine:
             key = (j.consumer, j.message_id)
             (todo if key in fresh else batch.done).append(j)
             fresh.discard(key)
-        view = await self._load(conn, todo)
+        loaded = await self._load(conn, todo)
+        state = _State(dict(loaded.orders), dict(loaded.warrants), loaded.bnmp_outages)
         now = self._clock()
         for job in todo:
             try:
-                outcome = _received(job, now)
-                for env in job.events:
-                    step = self._decide(env, view, now)
-                    view = view.merged(step)
-                    outcome += step
+                parts = self._decide_job(job, state, now)
             except Exception as e:
                 batch.failed.append((job, e))
                 continue
-            batch.outcome += outcome
+            batch.add(parts)
             batch.done.append(job)
             if job.acks is not None:
                 batch.acks.append(job.acks)
@@ -227,6 +292,22 @@ class Engine:
                 batch.undefers.append(job.undefer)
         await state_repo.release_inbox(conn, [(j.consumer, j.message_id) for j, _ in batch.failed])
         return batch
+
+    def _decide_job(self, job: Job, state: _State, now: datetime) -> list[Outcome]:
+        """The effects of one job's events, each decided on the state the ones before left.
+
+        `state` takes the job's rows only once all its events are decided.
+        """
+        view, orders, warrants = state.overlay()
+        parts = [_received(job, now)]
+        for env in job.events:
+            step = self._decide(env, view, now)
+            orders.update(step.orders)
+            warrants.update(step.warrants)
+            parts.append(step)
+        state.orders.update(orders)
+        state.warrants.update(warrants)
+        return parts
 
     async def _load(self, conn: Any, jobs: Sequence[Job]) -> View:
         orders: set[str] = set()
@@ -243,24 +324,23 @@ class Engine:
         )
 
     async def _write(self, conn: Any, batch: _Batch) -> None:
-        o = batch.outcome
-        await state_repo.save_orders(conn, o.orders.values())
-        await state_repo.save_warrants(conn, o.warrants.values())
-        await state_repo.save_deadlines(conn, o.open_deadlines)
-        await state_repo.satisfy_deadlines(conn, o.satisfied)
-        await state_repo.mark_alerted(conn, o.alerted)
-        await state_repo.save_outbox(conn, o.sends)
+        await state_repo.save_orders(conn, batch.orders.values())
+        await state_repo.save_warrants(conn, batch.warrants.values())
+        await state_repo.save_deadlines(conn, batch.open_deadlines)
+        await state_repo.satisfy_deadlines(conn, batch.satisfied)
+        await state_repo.mark_alerted(conn, batch.alerted)
+        await state_repo.save_outbox(conn, batch.sends)
         await state_repo.mark_acked(conn, batch.acks)
         await state_repo.save_deferred(conn, batch.defers)
         await state_repo.drop_deferred(conn, batch.undefers)
-        await audit_repo.append(conn, o.audit)
+        await audit_repo.append(conn, batch.audit)
 
-    async def _publish(self, outcome: Outcome) -> None:
-        if not outcome.sends:
+    async def _publish(self, sends: Sequence[Outgoing]) -> None:
+        if not sends:
             return
-        results = await self._publisher.publish_many(outcome.sends)
-        ok = [m.message_id for m, r in zip(outcome.sends, results, strict=True) if r is None]
-        failed = len(outcome.sends) - len(ok)
+        results = await self._publisher.publish_many(sends)
+        ok = [m.message_id for m, r in zip(sends, results, strict=True) if r is None]
+        failed = len(sends) - len(ok)
         if failed:
             log.warning(
                 "outbox.publish_deferred", failed=failed, reason=str(next(r for r in results if r))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -18,7 +19,7 @@ from contracts.pii import PII_FIELDS
 __all__ = ["configure_logging", "scrub"]
 
 
-def scrub(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def scrub(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Remove personal-data fields from a log event (structlog processor)."""
     for key in PII_FIELDS & event.keys():
         event[key] = "[removed]"

@@ -56,13 +56,14 @@ def _token_route(app: FastAPI, sim: BnmpSimulator) -> None:
         return {"access_token": value, "token_type": "Bearer", "expires_in": 300}
 
 
-def _routes(app: FastAPI, sim: BnmpSimulator) -> None:
-    def _auth(authorization: str | None, orgao: str | None) -> None:
-        if not authorization or authorization.removeprefix("Bearer ") not in sim.tokens:
-            raise HTTPException(401, "token missing or expired")
-        if not orgao:
-            raise HTTPException(400, "x-orgao-ativo is required")
+def _auth(sim: BnmpSimulator, authorization: str | None, orgao: str | None) -> None:
+    if not authorization or authorization.removeprefix("Bearer ") not in sim.tokens:
+        raise HTTPException(401, "token missing or expired")
+    if not orgao:
+        raise HTTPException(400, "x-orgao-ativo is required")
 
+
+def _register_route(app: FastAPI, sim: BnmpSimulator) -> None:
     @app.post("/v2/api/pecas", status_code=201)
     async def register(
         peca: dict[str, Any],
@@ -70,7 +71,7 @@ def _routes(app: FastAPI, sim: BnmpSimulator) -> None:
         authorization: Annotated[str | None, Header()] = None,
         x_orgao_ativo: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:
-        _auth(authorization, x_orgao_ativo)
+        _auth(sim, authorization, x_orgao_ativo)
         number = str(peca.get("numeroPeca", ""))
         if not number.isdigit() or "tipoPeca" not in peca:
             raise HTTPException(422, "numeroPeca (digits) and tipoPeca are required")
@@ -86,6 +87,8 @@ def _routes(app: FastAPI, sim: BnmpSimulator) -> None:
         }
         return sim.registered[key]
 
+
+def _changes_routes(app: FastAPI, sim: BnmpSimulator) -> None:
     @app.post("/v2/api/pecas/light-filter")
     async def light_filter(
         body: dict[str, Any],
@@ -94,7 +97,7 @@ def _routes(app: FastAPI, sim: BnmpSimulator) -> None:
         authorization: Annotated[str | None, Header()] = None,
         x_orgao_ativo: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:
-        _auth(authorization, x_orgao_ativo)
+        _auth(sim, authorization, x_orgao_ativo)
         since = datetime.fromisoformat(str(body.get("dataAlteracaoInicio")))
         found = sorted(
             (c for c in sim.changes if c.dataAlteracao >= since), key=lambda c: c.dataAlteracao
@@ -117,5 +120,6 @@ def create_app(sim: BnmpSimulator) -> FastAPI:
     app = FastAPI(title="BNMP 3.0 simulator")
     install(app, sim.faults, sim.effects)
     _token_route(app, sim)
-    _routes(app, sim)
+    _register_route(app, sim)
+    _changes_routes(app, sim)
     return app
