@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 ensure_venv dev
 bash deploy/services.sh
-bash deploy/browser.sh
+bash deploy/tools.sh
 export HUB_BROWSER=${HUB_BROWSER:-/usr/bin/chromium}
 echo "[test] ruff" >&2;          .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "[test] mypy --strict" >&2; .venv/bin/mypy
