@@ -7,7 +7,7 @@ progress survives in PostgreSQL and the dashboard shows it. The runner:
    that canary is settled: consumed (the failed queue's inbox has its message id) or dead-lettered
    again (its row is parked with one more failure). Anything but consumed within
    `replay_canary_timeout_s` stops the job before anything else is replayed;
-2. replays the rest one at a time, `1 / rate` seconds apart, checking after each one which earlier
+2. replays the rest one at a time, `1 / rate` seconds apart, checking every 0.1 s which earlier
    ones settled; `replay_max_failures` failures in a row (publish refused by the broker or
    dead-lettered again) stop the job and the items not yet tried are marked skipped;
 3. waits up to `replay_settle_s` for the last ones; those still unsettled are "unconfirmed".
@@ -45,6 +45,8 @@ log = structlog.get_logger("hub.ops.bulk")
 
 Sleep = Callable[[float], Awaitable[None]]
 _POLL_S = 0.1
+# How often a running job looks at what came back (and for a cancel): at most this late it stops.
+_CHECK_S = 0.1
 _MAX_ITEMS = 10_000
 
 
@@ -61,6 +63,30 @@ def settle_outcome(
     if consumed or not hub_consumes:
         return "ok"
     return None
+
+
+@dataclass
+class _Cursor:
+    """The job's items not yet taken, and the pause between two replays."""
+
+    items: list[dict[str, Any]]
+    interval_s: float
+    taken: int = 0
+
+    def has_more(self) -> bool:
+        """Whether an item is left."""
+        return self.taken < len(self.items)
+
+    def take(self) -> dict[str, Any] | None:
+        """The next item, or None when all were taken."""
+        if not self.has_more():
+            return None
+        self.taken += 1
+        return self.items[self.taken - 1]
+
+    def untried(self) -> list[int]:
+        """Sequence numbers of the items never taken."""
+        return [item["seq"] for item in self.items[self.taken :]]
 
 
 @dataclass(frozen=True)
@@ -148,16 +174,19 @@ class BulkReplays:
 
     async def run(self, job_id: int, who: Principal, reason: str) -> BulkProgress:
         """Run a job to its end (see the module docstring); return its final progress."""
-        progress = BulkProgress(self._settings.replay_max_failures)
         try:
             async with self._pool.acquire() as conn:
+                job = await repo.get_job(conn, job_id)
                 items = await repo.job_items(conn, job_id, ["pending"])
-            pending = iter(items)
-            progress = await self._canary(job_id, pending, progress, who, reason)
+            if job is None:
+                raise LookupError(f"no replay job {job_id}")
+            todo = _Cursor(items, 1 / float(job["rate_per_s"]))
+            progress = BulkProgress(int(job["max_failures"]))
+            progress = await self._canary(job_id, todo, progress, who, reason)
             if not progress.finished:
-                progress = await self._rest(job_id, pending, progress, who, reason)
+                progress = await self._rest(job_id, todo, progress, who, reason)
             progress = progress.finish()
-            await self._finish(job_id, progress, [i["seq"] for i in pending])
+            await self._finish(job_id, progress, todo.untried())
         except asyncio.CancelledError:
             await self._state(job_id, "interrupted", "the ops process stopped during the job")
             raise
@@ -165,17 +194,15 @@ class BulkReplays:
         return progress
 
     async def _canary(
-        self, job_id: int, pending: Any, progress: BulkProgress, who: Principal, reason: str
+        self, job_id: int, todo: _Cursor, progress: BulkProgress, who: Principal, reason: str
     ) -> BulkProgress:
-        for item in pending:
+        while progress.phase == "canary" and (item := todo.take()) is not None:
             sent = await self._send(job_id, item, who, reason)
             if isinstance(sent, _Sent):
                 outcome, detail = await self._await_canary(job_id, sent)
                 progress = progress.record(outcome, detail)
             else:
                 progress = progress.record(*sent)
-            if progress.phase != "canary":
-                break
         await self._save(job_id, progress)
         return progress
 
@@ -192,23 +219,28 @@ class BulkReplays:
         return "unconfirmed", f"was not consumed within {timeout:g} s"
 
     async def _rest(
-        self, job_id: int, pending: Any, progress: BulkProgress, who: Principal, reason: str
+        self, job_id: int, todo: _Cursor, progress: BulkProgress, who: Principal, reason: str
     ) -> BulkProgress:
         outstanding: dict[int, _Sent] = {}
-        for item in pending:
-            if await self._cancelled(job_id):
-                return progress.stop("cancelled")
-            await self._sleep(1 / self._settings.replay_rate_per_s)
+        check_at = 0.0
+        while todo.has_more():
+            await self._sleep(todo.interval_s)
+            if time.monotonic() >= check_at:  # settle what came back before sending more
+                check_at = time.monotonic() + _CHECK_S
+                if await self._cancelled(job_id):
+                    return progress.stop("cancelled")
+                for outcome, detail in await self._collect(job_id, outstanding):
+                    progress = progress.record(outcome, detail)
+                if progress.finished:
+                    return progress
+                await self._save(job_id, progress)
+            item = todo.take()
+            assert item is not None
             sent = await self._send(job_id, item, who, reason)
             if isinstance(sent, _Sent):
                 outstanding[sent.letter_id] = sent
             else:
                 progress = progress.record(*sent)
-            for outcome, detail in await self._collect(job_id, outstanding):
-                progress = progress.record(outcome, detail)
-            await self._save(job_id, progress)
-            if progress.finished:
-                return progress
         return await self._drain(job_id, outstanding, progress)
 
     async def _drain(
@@ -267,7 +299,9 @@ class BulkReplays:
         return bool(state == "cancelling")
 
     async def _save(self, job_id: int, progress: BulkProgress) -> None:
-        await self._state(job_id, progress.phase, progress.stop_reason)
+        # A finished job's state is written by `_finish`, with its untried items, in one go.
+        if not progress.finished:
+            await self._state(job_id, progress.phase, progress.stop_reason)
 
     async def _state(self, job_id: int, state: str, reason: str | None = None) -> None:
         async with self._pool.acquire() as conn:
