@@ -56,9 +56,7 @@ class Effects:
         }
 
 
-def install(app: FastAPI, faults: Faults, effects: Effects) -> None:
-    """Add the fault-injecting middleware and the `/_sim` endpoints to a simulator app."""
-
+def _middleware(app: FastAPI, faults: Faults, effects: Effects) -> None:
     @app.middleware("http")
     async def inject(request: Request, call_next):  # type: ignore[no-untyped-def]
         if request.url.path.startswith("/_sim"):
@@ -68,7 +66,7 @@ def install(app: FastAPI, faults: Faults, effects: Effects) -> None:
             await asyncio.sleep(faults.slow_ms / 1000)
         if faults.timeout:
             await asyncio.sleep(30)
-        if faults.down or random.random() < faults.error_rate:
+        if faults.down or random.random() < faults.error_rate:  # noqa: S311 - simulation, not security
             effects.failed += 1
             return Response("simulated outage", status_code=503)
         if faults.malformed:
@@ -77,6 +75,15 @@ def install(app: FastAPI, faults: Faults, effects: Effects) -> None:
                 "<html>proxy error</html>", status_code=200, media_type="application/json"
             )
         return await call_next(request)
+
+
+def install(app: FastAPI, faults: Faults, effects: Effects) -> None:
+    """Add the fault-injecting middleware, `/health` and the `/_sim` endpoints to a simulator app."""
+    _middleware(app, faults, effects)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
 
     @app.post("/_sim/faults")
     async def set_faults(new: Faults) -> Faults:

@@ -18,6 +18,7 @@ __all__ = [
     "Deliver",
     "DeliverFactory",
     "Inbound",
+    "Probe",
     "Task",
     "Verify",
     "VerifyFactory",
@@ -32,6 +33,9 @@ DeliverFactory = Callable[[Mapping[str, Any]], Deliver]
 # identity); raises `contracts.ContractError` (reason e.g. "bad_signature") to refuse it.
 Verify = Callable[["Inbound"], None]
 VerifyFactory = Callable[[Mapping[str, Any]], Verify]
+
+# A synthetic round trip to the external system (the dashboard shows its latency, or its error).
+Probe = Callable[[Mapping[str, Any]], Awaitable[object]]
 
 # A background loop a connector runs inside the hub (e.g. polling BNMP for changes).
 Task = Callable[[Mapping[str, Any]], Awaitable[None]]
@@ -58,5 +62,6 @@ class ConnectorSpec:
     accepts: frozenset[str]
     deliver: DeliverFactory | None = None
     verify: VerifyFactory | None = None
+    probe: Probe | None = None
     tasks: tuple[Task, ...] = ()
     description: str = ""

@@ -58,6 +58,11 @@ class BnmpClient:
             resp = await call(SYSTEM, lambda: send(fresh), accept=accept)
         return json_of(SYSTEM, resp)
 
+    async def probe(self) -> str:
+        """A synthetic round trip: obtain a fresh OAuth2 token (touches no document)."""
+        await self._bearer(fresh=True)
+        return "token issued"
+
     async def register(self, peca: dict[str, Any]) -> Any:
         """Register a peça; an already registered one (409) answers with its existing id."""
         return await self._post("/v2/api/pecas", peca, accept=(409,))

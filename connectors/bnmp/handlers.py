@@ -21,7 +21,7 @@ from hub.outgoing import Outgoing
 from hub.runtime import ConnectorSpec, Deliver
 from hub.topology import in_queue
 
-__all__ = ["ACCEPTS", "SOURCE", "make_deliver", "poll_changes", "spec"]
+__all__ = ["ACCEPTS", "SOURCE", "make_deliver", "poll_changes", "probe", "spec"]
 
 log = structlog.get_logger("connectors.bnmp")
 
@@ -99,10 +99,16 @@ async def poll_changes(resources: Mapping[str, Any]) -> None:
         await asyncio.sleep(settings.poll_every_s)
 
 
+async def probe(resources: Mapping[str, Any]) -> object:
+    """BNMP answers an OAuth2 token request."""
+    return await _client(resources).probe()
+
+
 spec = ConnectorSpec(
     "bnmp",
     ACCEPTS,
     deliver=make_deliver,
+    probe=probe,
     tasks=(poll_changes,),
     description="BNMP 3.0: registers documents and certificates; polls for warrants complied or "
     "expired elsewhere.",

@@ -31,6 +31,13 @@ class SetarimClient:
         )
         return json_of(SYSTEM, resp)
 
+    async def probe(self) -> str:
+        """A synthetic round trip to SETARIM's health endpoint."""
+        resp = await call(
+            SYSTEM, lambda: self._http.get(f"{self._s.url}/health", timeout=self._s.timeout_s)
+        )
+        return resp.text[:100]
+
     async def record(self, warrant: dict[str, Any]) -> None:
         """Tell SETARIM of a warrant issued, revoked, complied or expired (idempotent there)."""
         await call(

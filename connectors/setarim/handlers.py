@@ -11,7 +11,7 @@ from connectors.setarim.mapping import certificate_of, to_validation_request, to
 from contracts import Envelope, ReleaseOrderIssued, Source
 from hub.runtime import ConnectorSpec, Deliver
 
-__all__ = ["ACCEPTS", "SOURCE", "make_deliver", "spec"]
+__all__ = ["ACCEPTS", "SOURCE", "make_deliver", "probe", "spec"]
 
 SOURCE = Source(connector="setarim", system="SETARIM")
 # SETARIM may also push certificates (a re-validation after an impediment was regularised).
@@ -43,10 +43,16 @@ def make_deliver(resources: Mapping[str, Any]) -> Deliver:
     return deliver
 
 
+async def probe(resources: Mapping[str, Any]) -> object:
+    """SETARIM answers its health check."""
+    return await SetarimClient(resources["settings"].setarim, resources["http"]).probe()
+
+
 spec = ConnectorSpec(
     "setarim",
     ACCEPTS,
     deliver=make_deliver,
+    probe=probe,
     description="SETARIM (URI, PCMG): validates release orders against open warrants; keeps "
     "warrant records.",
 )

@@ -4,7 +4,7 @@
 `create_app(OpsService.from_hub(hub))` from the hub process); `OpsService.standalone(settings)`
 opens its own for `python -m hub ops` and the CLI.
 
-External systems are probed through their connector: a `ConnectorSpec` whose `extra["probe"]` is an
+External systems are probed through their connector: a `ConnectorSpec` whose `probe` is an
 async callable taking the hub's resources (an HTTP client, settings...) and raising when the system
 does not answer. Probes run at most every `ops.probe_every_s` and are cached in between.
 """
