@@ -66,7 +66,7 @@ def _middleware(app: FastAPI, faults: Faults, effects: Effects) -> None:
             await asyncio.sleep(faults.slow_ms / 1000)
         if faults.timeout:
             await asyncio.sleep(30)
-        if faults.down or random.random() < faults.error_rate:  # noqa: S311 - simulation, not security
+        if faults.down or random.random() < faults.error_rate:  # a simulation, not security
             effects.failed += 1
             return Response("simulated outage", status_code=503)
         if faults.malformed:
@@ -78,7 +78,7 @@ def _middleware(app: FastAPI, faults: Faults, effects: Effects) -> None:
 
 
 def install(app: FastAPI, faults: Faults, effects: Effects) -> None:
-    """Add the fault-injecting middleware, `/health` and the `/_sim` endpoints to a simulator app."""
+    """Add the fault middleware, `/health` and the `/_sim` endpoints to a simulator app."""
     _middleware(app, faults, effects)
 
     @app.get("/health")
