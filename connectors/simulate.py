@@ -16,6 +16,7 @@ from typing import Any
 
 from connectors.bnmp.simulator import BnmpSimulator
 from connectors.bnmp.simulator import create_app as bnmp_app
+from connectors.court.signing import CourtSigner
 from connectors.court.simulator import CourtSimulator
 from connectors.court.simulator import create_app as court_app
 from connectors.custodial_unit.simulator import UnitSimulator
@@ -40,6 +41,8 @@ class SimWorld:
         self.bnmp = BnmpSimulator(s.bnmp.client_id, s.bnmp.client_secret)
         self.setarim = SetarimSimulator(self.clock)
         self.court = CourtSimulator(s.court.webhook_secret)
+        # The court systems' signing key, new each run; what they publish is signed with it.
+        self.court_signer = CourtSigner.generate("sim-court", "RUPE")
         self.units = UnitSimulator(s.rabbit.url, list(s.units), self.clock)
         self._servers = {
             "bnmp": HttpServer(bnmp_app(self.bnmp), self.ports.get("bnmp")),
@@ -48,10 +51,18 @@ class SimWorld:
         }
 
     def hub_settings(self) -> HubSettings:
-        """The hub's settings pointed at these simulators."""
+        """The hub's settings pointed at these simulators, trusting the simulated court's key.
+
+        The simulated units log in as the settings' (admin) user, not as unit users, so the hub is
+        told not to require a unit identity; a unit user_id is still checked if one comes.
+        """
         s = self.settings
+        keys = s.security.court_keys | {self.court_signer.key_id: self.court_signer.court_key()}
         return s.model_copy(
             update={
+                "security": s.security.model_copy(
+                    update={"court_keys": keys, "require_unit_identity": False}
+                ),
                 "bnmp": s.bnmp.model_copy(update={"url": self._servers["bnmp"].url}),
                 "setarim": s.setarim.model_copy(update={"url": self._servers["setarim"].url}),
                 "court": s.court.model_copy(

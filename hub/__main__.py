@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Annotated
 import typer
 
 from hub.ops.cli import ops_app
+from hub.security import grants, user_definitions
 from hub.settings import HubSettings
 from hub.topology import build_topology, to_definitions
 
@@ -33,10 +35,14 @@ def topology(
     out: Annotated[Path, typer.Option(help="where to write")] = ROOT
     / "deploy/rabbitmq/definitions.json",
 ) -> None:
-    """Write the RabbitMQ definitions generated from `hub.topology` and the settings."""
+    """Write the RabbitMQ definitions generated from `hub.topology` and the settings.
+
+    Users are written without passwords (`hub.security`); `deploy/rabbitmq/users.sh` sets them.
+    """
     s = HubSettings()
     topo = build_topology(s.units, s.retry.ladder_s, s.rabbit.delivery_limit)
-    out.write_text(_dump(to_definitions(topo)))
+    doc = to_definitions(topo) | user_definitions(grants(s.units, s.security))
+    out.write_text(_dump(doc))
     typer.echo(f"wrote {out}")
 
 
@@ -94,6 +100,28 @@ def asyncapi(
 
     out.write_text(render(), encoding="utf-8")
     typer.echo(f"wrote {out}")
+
+
+@app.command()
+def faults(
+    long: Annotated[
+        bool, typer.Option("--long/--short", help="the long run, or CI's short one")
+    ] = False,
+    hubs: Annotated[int | None, typer.Option(help="hub processes (default: the profile's)")] = None,
+    seed: Annotated[int | None, typer.Option(help="another seed for the plan")] = None,
+    out: Annotated[Path, typer.Option(help="logs and JSON report")] = Path("/tmp/hub-faults"),
+    keep_services: Annotated[bool, typer.Option(help="leave the private services running")] = False,
+) -> None:
+    """Run a scenario while faults are injected, then check the invariants (issue 6)."""
+    from hub.faults import LONG, SHORT, FaultOptions, run_faults
+    from hub.faults.runner import log_to
+
+    log_to(out / "runner.log")
+    profile = LONG if long else SHORT
+    if seed is not None:
+        profile = dataclasses.replace(profile, seed=seed)
+    opts = FaultOptions(profile, out, hubs=hubs, keep_services=keep_services)
+    raise typer.Exit(0 if asyncio.run(run_faults(opts)).ok else 1)
 
 
 @app.command()

@@ -135,13 +135,17 @@ class Driver:
         self.refused_expected = 0
 
     async def _publish(self, body: bytes, message_id: str | None = None) -> None:
+        """Publish as a court system does: signed with the court's key (even the bad documents,
+        which the hub must refuse for what they say, not for a missing signature)."""
         ex = await self.channel.get_exchange(in_queue("court"), ensure=False)
+        signature: dict[str, Any] = dict(self.world.court_signer.headers(body))
         await ex.publish(
             aio_pika.Message(
                 body,
                 message_id=message_id or str(uuid4()),
                 content_type="application/json",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers=signature,
             ),
             routing_key="",
         )

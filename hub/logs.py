@@ -2,7 +2,8 @@
 
 Log calls pass identifiers only (message id, correlation id, queue, kind, reason). As a second
 line of defence, `scrub` drops any field named like a personal-data field of the contracts (CPF,
-names, mother's name, birth date, addresses, phones).
+names, mother's name, birth date, addresses, phones). Libraries that would log message bodies at
+DEBUG (aiormq dumps every AMQP frame) are kept at INFO whatever the level.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import structlog
 
 from contracts.pii import PII_FIELDS
 
-__all__ = ["configure_logging", "scrub"]
+__all__ = ["BODY_LOGGERS", "configure_logging", "scrub"]
+
+# stdlib loggers that write whole message bodies (personal data) at DEBUG.
+BODY_LOGGERS = ("aiormq",)
 
 
 def scrub(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -43,3 +47,5 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+    for name in BODY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "BnmpSettings",
+    "CourtKey",
     "CourtSettings",
     "EngineSettings",
     "HubSettings",
@@ -17,6 +18,7 @@ __all__ = [
     "PostgresSettings",
     "RabbitSettings",
     "RetrySettings",
+    "SecuritySettings",
     "SetarimSettings",
 ]
 
@@ -110,6 +112,41 @@ class CourtSettings(BaseModel):
     timeout_s: float = Field(default=5.0, gt=0)
 
 
+class CourtKey(BaseModel):
+    """A court system's public signing key: Ed25519, raw 32 bytes in base64."""
+
+    system: str = Field(min_length=1, max_length=32)  # `source.system` it may sign for, e.g. RUPE
+    public_key: str = Field(pattern=r"^[A-Za-z0-9+/]{43}=$")
+
+
+class SecuritySettings(BaseModel):
+    """Who may send what: court signing keys, custodial-unit identity, RabbitMQ user names.
+
+    Secure by default: unsigned court documents and unit messages without the unit's own AMQP
+    user are refused. Keys come as JSON, e.g.
+    `HUB_SECURITY__COURT_KEYS='{"rupe-2026": {"system": "RUPE", "public_key": "…="}}'`.
+    """
+
+    require_signatures: bool = True
+    court_keys: dict[str, CourtKey] = Field(default_factory=dict)  # key id -> key
+    require_unit_identity: bool = True
+    # Prefix of every RabbitMQ user the hub defines: empty in production; tests use a random one,
+    # because users are broker-wide and several test runs share one broker.
+    user_prefix: str = Field(default="", pattern=r"^[a-z0-9-]{0,20}$")
+    court_systems: tuple[str, ...] = ("rupe", "saj", "pje")
+
+    def unit_user(self, unit: str) -> str:
+        """The RabbitMQ user of custodial unit `unit`."""
+        return f"{self.user_prefix}unit-{unit}"
+
+    def unit_of(self, user: str | None) -> str | None:
+        """The custodial unit whose RabbitMQ user is `user`, or None if it is no unit's user."""
+        prefix = self.unit_user("")
+        if user is None or not user.startswith(prefix) or len(user) == len(prefix):
+            return None
+        return user[len(prefix) :]
+
+
 class HubSettings(BaseSettings):
     """Everything the hub needs to start; read from `HUB_…` variables (nested with `__`)."""
 
@@ -126,3 +163,4 @@ class HubSettings(BaseSettings):
     court: CourtSettings = CourtSettings()
     engine: EngineSettings = EngineSettings()
     ops: OpsSettings = OpsSettings()
+    security: SecuritySettings = SecuritySettings()

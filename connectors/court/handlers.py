@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.court.client import CourtClient
+from connectors.court.signing import check_signature, trusted_keys
 from contracts import Envelope
-from hub.runtime import ConnectorSpec, Deliver
+from hub.runtime import ConnectorSpec, Deliver, Inbound, Verify
 
-__all__ = ["ACCEPTS", "COURT_HEADER", "make_deliver", "spec"]
+__all__ = ["ACCEPTS", "COURT_HEADER", "make_deliver", "make_verify", "spec"]
 
 ACCEPTS = frozenset({"court.release_order.issued", "court.warrant.issued", "court.warrant.revoked"})
 COURT_HEADER = "x-hub-court"
@@ -30,9 +31,21 @@ def make_deliver(resources: Mapping[str, Any]) -> Deliver:
     return deliver
 
 
+def make_verify(resources: Mapping[str, Any]) -> Verify:
+    """Check each court document's signature against the registered court keys."""
+    security = resources["settings"].security
+    keys = trusted_keys(security.court_keys)
+
+    def verify(inbound: Inbound) -> None:
+        check_signature(inbound, keys, required=security.require_signatures)
+
+    return verify
+
+
 spec = ConnectorSpec(
     "court",
     ACCEPTS,
     deliver=make_deliver,
-    description="Court systems (RUPE/ASE, SAJ, PJe): documents in; signed webhooks out.",
+    verify=make_verify,
+    description="Court systems (RUPE/ASE, SAJ, PJe): signed documents in; signed webhooks out.",
 )

@@ -1,20 +1,27 @@
 """The unit's side of the AMQP contract, as a prison system would write it (aio-pika, its own user):
 consume `hub.custodial_unit.<unit>.out`, acknowledge after handling, publish answers to
-`hub.custodial_unit.in` with publisher confirms. The simulator is built on it; integrators can read
-it as a reference client."""
+`hub.custodial_unit.in` with publisher confirms and the `user_id` property set to the login (the
+hub's proof of who sent it: RabbitMQ refuses a user_id other than the login). The simulator is
+built on it; integrators can read it as a reference client."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 
 from contracts import Envelope, parse_envelope
 from hub.topology import in_queue, unit_queue
 
-__all__ = ["UnitClient"]
+__all__ = ["UnitClient", "login_of"]
 
 Handler = Callable[[Envelope], Awaitable[None]]
+
+
+def login_of(url: str) -> str:
+    """The RabbitMQ user an AMQP URL logs in as (aio-pika's default is guest)."""
+    return unquote(urlsplit(url).username or "guest")
 
 
 class UnitClient:
@@ -23,6 +30,7 @@ class UnitClient:
     def __init__(self, url: str, unit: str, prefetch: int = 32) -> None:
         self.url = url
         self.unit = unit
+        self.user_id = login_of(url)
         self._prefetch = prefetch
         self._conn: aio_pika.abc.AbstractRobustConnection | None = None
         self._exchange: aio_pika.abc.AbstractExchange | None = None
@@ -54,6 +62,7 @@ class UnitClient:
                 content_type="application/json",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 type=env.kind,
+                user_id=self.user_id,
             ),
             routing_key="",
         )

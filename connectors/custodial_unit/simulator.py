@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import NAMESPACE_URL, uuid4, uuid5
@@ -50,16 +50,23 @@ class _Unit:
 
 
 class UnitSimulator:
-    """Several units, each with its own connection."""
+    """Several units, each with its own connection (and its own user, where `urls` gives one)."""
 
-    def __init__(self, url: str, units: list[str], clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        url: str,
+        units: list[str],
+        clock: Callable[[], datetime],
+        urls: Mapping[str, str] | None = None,
+    ) -> None:
         self.clock = clock
         self.faults = UnitFaults()
         self.seen: set[str] = set()
         self.released: Counter[str] = Counter()
         self.kept: Counter[str] = Counter()
         self.receipts = 0
-        self._units = {u: _Unit(UnitClient(url, u)) for u in units}
+        urls = urls or {}
+        self._units = {u: _Unit(UnitClient(urls.get(u, url), u)) for u in units}
 
     async def start(self) -> None:
         """Connect every unit and start consuming."""

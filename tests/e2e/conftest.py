@@ -30,10 +30,11 @@ class E2E:
     settings: HubSettings
 
     async def court_sends(self, payload: Any, **overrides: Any) -> Envelope:
-        """A court system publishes a document to the hub over AMQP."""
+        """A court system publishes a document to the hub over AMQP, signed with its key."""
         env = make_envelope(payload, message_id=uuid4(), occurred_at=datetime.now(UTC), **overrides)
+        signature = self.world.court_signer.headers(env.to_bytes())
         async with amqp(self.settings) as ch:
-            await send(ch, "hub.court.in", env)
+            await send(ch, "hub.court.in", env, headers=signature)
         return env
 
     async def order_state(self, number: str) -> str | None:
