@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Tools some tests drive, from Debian's packages: chromium (the dashboard's browser test, driven by
-# Playwright, whose own browser download cannot be used here) and amqp-tools (the integration guide's
-# commands are run as written). Missing tools make those tests skip locally and fail under CI=true.
+# Playwright, whose own browser download cannot be used here), amqp-tools and openssl (the
+# integration guide's commands are run as written). Missing tools make those tests skip locally and
+# fail under CI=true.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null || [[ -x ${HUB_BROWSER:-/usr/bin/chromium} ]] || need+=(chromium)
 command -v amqp-publish >/dev/null || need+=(amqp-tools)
+command -v openssl >/dev/null || need+=(openssl)
 ((${#need[@]})) || exit 0
 if command -v apt-get >/dev/null && [[ $(id -u) -eq 0 ]]; then
   echo "[tools] installing ${need[*]}" >&2
