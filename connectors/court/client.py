@@ -24,6 +24,12 @@ class CourtClient:
         """The webhook of `court`, or the default one."""
         return self._s.webhooks.get(court or "", self._s.webhook_url)
 
+    async def probe(self, court: str | None = None) -> str:
+        """A synthetic round trip to the court system's health endpoint (beside its webhook)."""
+        url = self.url_for(court).rsplit("/", 1)[0] + "/health"
+        resp = await call(SYSTEM, lambda: self._http.get(url, timeout=self._s.timeout_s))
+        return resp.text[:100]
+
     async def notify(self, court: str | None, body: bytes, message_id: str, kind: str) -> None:
         """POST the envelope, signed; a 2xx is the court system's acknowledgement."""
         headers = {

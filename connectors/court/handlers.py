@@ -11,7 +11,7 @@ from connectors.court.signing import check_signature, trusted_keys
 from contracts import Envelope
 from hub.runtime import ConnectorSpec, Deliver, Inbound, Verify
 
-__all__ = ["ACCEPTS", "COURT_HEADER", "make_deliver", "make_verify", "spec"]
+__all__ = ["ACCEPTS", "COURT_HEADER", "make_deliver", "make_verify", "probe", "spec"]
 
 ACCEPTS = frozenset({"court.release_order.issued", "court.warrant.issued", "court.warrant.revoked"})
 COURT_HEADER = "x-hub-court"
@@ -42,10 +42,16 @@ def make_verify(resources: Mapping[str, Any]) -> Verify:
     return verify
 
 
+async def probe(resources: Mapping[str, Any]) -> object:
+    """The default court system answers its health check."""
+    return await CourtClient(resources["settings"].court, resources["http"]).probe()
+
+
 spec = ConnectorSpec(
     "court",
     ACCEPTS,
     deliver=make_deliver,
     verify=make_verify,
+    probe=probe,
     description="Court systems (RUPE/ASE, SAJ, PJe): signed documents in; signed webhooks out.",
 )
