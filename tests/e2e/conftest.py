@@ -51,7 +51,7 @@ class E2E:
                 "SELECT state FROM warrants WHERE warrant_number = $1", number
             )
 
-    async def until_order(self, number: str, state: str, within: float = 20) -> None:
+    async def until_order(self, number: str, state: str, within: float = 45) -> None:
         """Wait until the order reaches `state`."""
 
         async def reached() -> bool:
@@ -59,7 +59,7 @@ class E2E:
 
         await wait_for(reached, within=within, what=f"order {number} {state}")
 
-    async def until_warrant(self, number: str, state: str, within: float = 20) -> None:
+    async def until_warrant(self, number: str, state: str, within: float = 45) -> None:
         """Wait until the warrant reaches `state`."""
 
         async def reached() -> bool:

@@ -161,7 +161,7 @@ async def test_bnmp_down_loses_nothing_and_completes_after_it_returns(e2e: E2E) 
     assert await e2e.fetch("SELECT count(*) FROM deferred") >= 5
     e2e.world.bnmp.faults.down = False
     for o in orders:
-        await e2e.until_order(o.order_number, "certified", within=30)
+        await e2e.until_order(o.order_number, "certified", within=60)
 
     async def all_registered() -> bool:
         return bool(e2e.world.stats()["bnmp"]["effects"] == 10)  # 5 orders + 5 certificates

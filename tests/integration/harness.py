@@ -21,7 +21,7 @@ from hub.store import connect
 async def wait_for(
     condition: Callable[[], Awaitable[Any]],
     *,
-    within: float = 15.0,
+    within: float = 30.0,
     every: float = 0.05,
     what: str = "condition",
 ) -> Any:

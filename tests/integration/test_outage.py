@@ -60,12 +60,12 @@ async def test_bnmp_outage_defers_and_drains_in_order(settings: HubSettings) -> 
             lambda: _count(settings, "SELECT count(*) FROM deferred"), what="deferred backlog"
         )
         await wait_for(
-            lambda: _all_deferred(settings, len(orders)), within=20, what="all 12 deferred"
+            lambda: _all_deferred(settings, len(orders)), within=45, what="all 12 deferred"
         )
         await wait_for(lambda: _outage_open(settings), what="outage recorded")
         down = False
         await wait_for(
-            lambda: _all_registered(settings, len(orders)), within=20, what="backlog drained"
+            lambda: _all_registered(settings, len(orders)), within=45, what="backlog drained"
         )
     assert made == [e.correlation_id for e in orders]  # BNMP saw them in issue order, once each
     assert await _count(settings, "SELECT count(*) FROM deferred") == 0
