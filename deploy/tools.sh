@@ -8,6 +8,8 @@ need=()
 command -v chromium >/dev/null || [[ -x ${HUB_BROWSER:-/usr/bin/chromium} ]] || need+=(chromium)
 command -v amqp-publish >/dev/null || need+=(amqp-tools)
 command -v openssl >/dev/null || need+=(openssl)
+# Playwright drives chromium through its bundled Node, which needs libatomic (not pulled in by chromium)
+[[ $(/sbin/ldconfig -p 2>/dev/null) == *"libatomic.so.1 "* ]] || need+=(libatomic1)
 ((${#need[@]})) || exit 0
 if command -v apt-get >/dev/null && [[ $(id -u) -eq 0 ]]; then
   echo "[tools] installing ${need[*]}" >&2
