@@ -9,9 +9,10 @@ Each handler submits a `Job` and waits. The engine gathers the jobs that arrive 
    before; a job whose decision fails is set aside with its error, and its inbox claim is released;
 4. writes all effects set-wise: states, deadlines, outbox rows, technical acks, the audit chain.
 
-After the commit it publishes the outbox rows with pipelined confirms and marks them confirmed; rows
-that fail to publish stay for the relay. Only then are the jobs' futures resolved, so a handler acks
-its message after the commit and the confirms. If the batch's transaction fails as a whole, every
+After the commit it publishes the outbox rows with pipelined confirms; rows that fail to publish
+stay for the relay. Only then are the jobs' futures resolved, so a handler acks its message after
+the commit and the confirms. The confirms are recorded in the outbox just after, off the ack's
+path, many batches' worth per UPDATE. If the batch's transaction fails as a whole, every
 job is run again on its own, so one poison message cannot take the batch down with it.
 """
 
@@ -158,6 +159,8 @@ class Engine:
         self._flushes: set[asyncio.Task[None]] = set()
         self._questions: list[tuple[str, UUID, asyncio.Future[bool]]] = []
         self._answering: asyncio.Task[None] | None = None
+        self._confirmed: list[str] = []
+        self._recording: asyncio.Task[None] | None = None
         self.stats = EngineStats()
 
     async def start(self) -> None:
@@ -172,8 +175,9 @@ class Engine:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await asyncio.gather(*self._flushes, return_exceptions=True)
-        if self._answering is not None:
-            await asyncio.gather(self._answering, return_exceptions=True)
+        for task in (self._answering, self._recording):
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
         for job in self._pending:
             if job.future is not None and not job.future.done():
                 job.future.set_exception(StoreUnavailable("engine stopped"))
@@ -346,11 +350,27 @@ class Engine:
                 "outbox.publish_deferred", failed=failed, reason=str(next(r for r in results if r))
             )
         if ok:
-            try:
-                async with self._pool.acquire() as conn:
-                    await state_repo.mark_confirmed(conn, ok)
-            except Exception as e:  # the relay re-publishes them; consumers dedup by message id
-                log.warning("outbox.confirm_not_recorded", error=type(e).__name__)
+            self._confirmed += ok
+            if self._recording is None:
+                self._recording = asyncio.create_task(self._record(), name="hub-engine-confirms")
+
+    async def _record(self) -> None:
+        """Record the broker's confirms in the outbox, the confirms of many batches per UPDATE.
+
+        Off the ack's path: a message is acked once its publishes are confirmed, which is the
+        guarantee; this record only spares the relay a needless re-publish. Should the process
+        stop before it is written, the relay re-publishes (consumers dedup by message id).
+        """
+        try:
+            while self._confirmed:
+                ids, self._confirmed = self._confirmed, []
+                try:
+                    async with self._pool.acquire() as conn:
+                        await state_repo.mark_confirmed(conn, ids)
+                except Exception as e:  # the relay re-publishes them; consumers dedup by id
+                    log.warning("outbox.confirm_not_recorded", error=type(e).__name__)
+        finally:
+            self._recording = None
 
 
 def _received(job: Job, now: datetime) -> Outcome:

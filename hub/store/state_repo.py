@@ -30,6 +30,7 @@ __all__ = [
     "save_orders",
     "save_outbox",
     "save_warrants",
+    "seen_in_inbox",
 ]
 
 
@@ -39,6 +40,19 @@ async def claim_inbox(conn: Conn, keys: Sequence[tuple[str, UUID]]) -> set[tuple
         "INSERT INTO inbox (consumer, message_id)"
         " SELECT * FROM unnest($1::text[], $2::uuid[]) ON CONFLICT DO NOTHING"
         " RETURNING consumer, message_id",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {(r["consumer"], r["message_id"]) for r in rows}
+
+
+async def seen_in_inbox(conn: Conn, keys: Sequence[tuple[str, UUID]]) -> set[tuple[str, UUID]]:
+    """Which of these (consumer, message id) pairs the inbox holds (committed)."""
+    if not keys:
+        return set()
+    rows = await conn.fetch(
+        "SELECT i.consumer, i.message_id FROM inbox i JOIN unnest($1::text[], $2::uuid[])"
+        " AS k(c, m) ON i.consumer = k.c AND i.message_id = k.m",
         [k[0] for k in keys],
         [k[1] for k in keys],
     )

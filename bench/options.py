@@ -1,0 +1,54 @@
+"""The bench's knobs, as one value built by the command line and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DEFAULT_SCENARIOS", "HEAVY_SCENARIOS", "Options"]
+
+HEAVY_SCENARIOS = ("backlog", "outage")
+DEFAULT_SCENARIOS = (
+    "baseline",
+    "hub-hop",
+    "backlog",
+    "outage",
+    "steady-300",
+    "steady-1000",
+    "baseline-steady-300",
+    "baseline-steady-1000",
+    "flow",
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How much to run: message counts, offered rates and durations, rounds, where results go."""
+
+    messages: int = 20_000
+    backlog: int = 50_000
+    outage: int = 50_000
+    duration_s: float = 20.0
+    warmup_s: float = 2.0
+    repeat: int = 3
+    heavy_rounds: int = 1  # rounds that run the 50,000-message backlog and outage scenarios
+    scenarios: tuple[str, ...] = DEFAULT_SCENARIOS
+    out: Path = Path("bench/results/latest.json")
+    profile: bool = False
+    step_timeout_s: float = 900.0
+    broker_pid: int | None = None
+
+    @classmethod
+    def quick(cls, messages: int, out: Path, scenarios: tuple[str, ...]) -> Options:
+        """A CI-sized run: one round, small counts, short steady phases."""
+        return cls(
+            messages=messages,
+            backlog=messages,
+            outage=messages,
+            duration_s=3.0,
+            warmup_s=0.5,
+            repeat=1,
+            scenarios=scenarios,
+            out=out,
+            step_timeout_s=120.0,
+        )
