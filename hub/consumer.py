@@ -30,7 +30,7 @@ from faststream.rabbit import RabbitMessage
 
 from contracts import ContractError, Envelope, parse_envelope
 from hub import metrics
-from hub.engine import Clock, Engine, Job
+from hub.engine import Clock, Engine, Job, as_hub_error
 from hub.errors import PublishFailed
 from hub.outgoing import Outgoing
 from hub.publisher import Publisher
@@ -150,6 +150,7 @@ class Consumer:
 
     async def settle(self, r: Received, kind: str, error: BaseException) -> None:
         """Retry, dead-letter or requeue a failed message (see the module docstring)."""
+        error = as_hub_error(error)
         decision = self._policy.decide(error, r.attempts)
         metrics.HANDLED.labels(r.queue, kind, decision.verdict).inc()
         log.warning(

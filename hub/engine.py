@@ -39,7 +39,7 @@ from hub.settings import EngineSettings
 from hub.state import DeadlineRow, Deferred, OrderRow, WarrantRow
 from hub.store import audit_repo, state_repo
 
-__all__ = ["Clock", "Engine", "EngineStats", "Job"]
+__all__ = ["Clock", "Engine", "EngineStats", "Job", "as_hub_error"]
 
 log = structlog.get_logger("hub.engine")
 
@@ -246,7 +246,7 @@ class Engine:
             await self._flush(jobs)
         except Exception as e:
             if len(jobs) == 1:
-                _settle(jobs[0], _translate(e))
+                _settle(jobs[0], as_hub_error(e))
                 return
             log.warning("batch.failed_isolating", size=len(jobs), error=type(e).__name__)
             self.stats.isolated += 1
@@ -254,7 +254,7 @@ class Engine:
                 try:
                     await self._flush([job])
                 except Exception as one:
-                    _settle(job, _translate(one))
+                    _settle(job, as_hub_error(one))
 
     async def _flush(self, jobs: list[Job]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -388,9 +388,17 @@ def _received(job: Job, now: datetime) -> Outcome:
     )
 
 
-def _translate(error: BaseException) -> BaseException:
+def as_hub_error(error: BaseException) -> BaseException:
+    """A database or network error as `StoreUnavailable` (transient: retried, never parked).
+
+    Every place that settles a failed message translates first, so an outage of PostgreSQL met
+    anywhere (a batch, an inbox lookup, a deferral) retries instead of dead-lettering as
+    `unexpected:<error>`.
+    """
     if isinstance(error, _TRANSIENT_PG):
-        return StoreUnavailable(f"{type(error).__name__}: {error}")
+        translated = StoreUnavailable(f"{type(error).__name__}: {error}")
+        translated.__cause__ = error
+        return translated
     return error
 
 

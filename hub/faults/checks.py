@@ -11,6 +11,10 @@
   every document the hub accepted reached BNMP, unless it was parked;
 * nothing is left pending: no unconfirmed outbox row, no deferred delivery, no message in a queue;
 * the hub goes on: every hub process consumes its queues again, and every unit its own;
+* each order's and warrant's transitions in the audit chain follow one another (two hub processes
+  never applied a step from a stale state);
+* every delivery the hub committed (an outbox row to a `hub.*.out` queue) was made, or parked for
+  a business reason; one parked as `unexpected:<infrastructure error>` and never made is lost;
 * the audit chain verifies.
 """
 
@@ -50,6 +54,7 @@ class Snapshot:
     orders: Mapping[str, tuple[str, bool | None]]  # number -> (state, released)
     warrants: frozenset[str]
     parked: tuple[tuple[str | None, str | None, str], ...]  # (message id, correlation, reason)
+    parked_queues: tuple[tuple[str | None, str, str], ...]  # (message id, failed queue, reason)
     pending: int  # unconfirmed outbox rows + deferred deliveries
     queues: Mapping[str, int]  # messages per queue
     consumers: Mapping[str, int]  # consumers per queue
@@ -59,6 +64,11 @@ class Snapshot:
     kept: Mapping[str, int]  # order -> times the unit certified keeping the person
     audit_rows: int = 0
     audit_broken: str | None = None
+    # (subject, from, to) of every order and warrant transition, in audit-chain order
+    transitions: tuple[tuple[str, str | None, str], ...] = ()
+    # (queue, message id, made) of every delivery the hub committed to a `hub.*.out` queue; made:
+    # the delivery's consumer recorded it (inbox), or the unit handled it
+    deliveries: tuple[tuple[str, str, bool], ...] = ()
 
 
 @dataclass
@@ -87,6 +97,12 @@ class Findings:
     queues_unconsumed: dict[str, int] = field(default_factory=dict)
     audit_rows: int = 0
     audit_verifies: bool = False
+    transitions: int = 0
+    broken_sequences: list[str] = field(default_factory=list)
+    deliveries: int = 0
+    deliveries_not_made: dict[str, int] = field(default_factory=dict)  # parked, by reason
+    deliveries_lost: list[str] = field(default_factory=list)
+    infra_letters_made_anyway: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -98,6 +114,15 @@ class Findings:
     def lost(self) -> int:
         """Orders and warrants neither on record nor parked."""
         return len(self.lost_orders) + len(self.lost_warrants)
+
+
+def _excuses(snap: Snapshot) -> dict[str, str]:
+    """Business key -> the reason it was parked, for reasons that excuse an effect not made.
+
+    `unexpected:<error>` never excuses: the hub met an error it does not know (for example a
+    database connection error it did not translate) and dead-lettered what it should have retried.
+    """
+    return {c: r for _, c, r in snap.parked if c and not r.startswith("unexpected")}
 
 
 def _expected_bnmp(snap: Snapshot, sent: Sent) -> dict[str, str]:
@@ -115,7 +140,7 @@ def _expected_bnmp(snap: Snapshot, sent: Sent) -> dict[str, str]:
 
 
 def _effects(snap: Snapshot, sent: Sent, f: Findings) -> None:
-    parked = {c for _, c, _ in snap.parked if c}
+    parked = _excuses(snap)
     expected = _expected_bnmp(snap, sent)
     registered = set(snap.bnmp_attempts)
     f.bnmp_effects = len(registered)
@@ -133,7 +158,7 @@ def _effects(snap: Snapshot, sent: Sent, f: Findings) -> None:
 
 
 def _orders(snap: Snapshot, sent: Sent, f: Findings) -> None:
-    reason_of = {c: r for _, c, r in snap.parked if c}
+    reason_of = _excuses(snap)
     f.orders = len(sent.orders)
     f.certified = sum(1 for n in sent.orders if snap.orders.get(n, ("", None))[0] == "certified")
     parked = Counter(
@@ -161,12 +186,52 @@ def _bad_inputs(snap: Snapshot, sent: Sent, f: Findings) -> None:
     f.bad_inputs_parked = f.bad_inputs - len(missing)
 
 
+def _sequences(snap: Snapshot, f: Findings) -> None:
+    """Each order's (and warrant's) transitions chain: every one starts where the last one ended.
+
+    With several hub processes consuming at once, a transition applied from a stale state would
+    show here as a step whose `from` is not the previous step's `to`.
+    """
+    last: dict[str, str | None] = {}
+    broken: set[str] = set()
+    for subject, old, new in snap.transitions:
+        if last.get(subject) != old:
+            broken.add(subject)
+        last[subject] = new
+    f.transitions = len(snap.transitions)
+    f.broken_sequences = sorted(broken)
+
+
+def _deliveries(snap: Snapshot, f: Findings) -> None:
+    """Every delivery the hub committed was made, or parked for a reason that is not the hub's own
+    infrastructure: a dead letter saying `unexpected:<database or broker error>` is a failure that
+    should have been retried, and is counted as lost when no other copy made the delivery."""
+    reasons = {(m, q): r for m, q, r in _parked_by_queue(snap)}
+    not_made: Counter[str] = Counter()
+    for queue, mid, made in snap.deliveries:
+        reason = reasons.get((mid, queue))
+        if made:
+            f.infra_letters_made_anyway += bool(reason and reason.startswith("unexpected"))
+        elif reason and not reason.startswith("unexpected"):
+            not_made[reason.split(":")[0]] += 1
+        else:
+            f.deliveries_lost.append(f"{queue} {mid} ({reason or 'not parked'})")
+    f.deliveries = len(snap.deliveries)
+    f.deliveries_not_made = dict(not_made)
+
+
+def _parked_by_queue(snap: Snapshot) -> list[tuple[str, str, str]]:
+    return [(m, q, r) for m, q, r in snap.parked_queues if m]
+
+
 def evaluate(snap: Snapshot, sent: Sent) -> Findings:
     """Judge a snapshot against what was sent (see the module docstring)."""
     f = Findings()
     _orders(snap, sent, f)
     _bad_inputs(snap, sent, f)
     _effects(snap, sent, f)
+    _sequences(snap, f)
+    _deliveries(snap, f)
     f.dead_letters = dict(Counter(r.split(":")[0] for _, _, r in snap.parked))
     f.pending = snap.pending
     f.queues_not_empty = {q: n for q, n in snap.queues.items() if n}
@@ -185,6 +250,11 @@ def evaluate(snap: Snapshot, sent: Sent) -> Findings:
         (f.queues_not_empty, f"messages left in queues: {f.queues_not_empty}"),
         (f.queues_unconsumed, f"queues without all their consumers: {f.queues_unconsumed}"),
         (not f.audit_verifies, f"audit chain broken: {snap.audit_broken}"),
+        (f.broken_sequences, f"{len(f.broken_sequences)} orders or warrants out of sequence"),
+        (
+            f.deliveries_lost,
+            f"{len(f.deliveries_lost)} deliveries never made: {f.deliveries_lost[:3]}",
+        ),
     ]
     f.problems = [text for failed, text in checks if failed]
     return f
@@ -214,6 +284,32 @@ async def broker_queues(management_url: str, vhost: str) -> dict[str, tuple[int,
         }
 
 
+def _id(value: object) -> str | None:
+    return str(value) if value else None
+
+
+async def _deliveries_made(
+    pool: asyncpg.Pool, world: SimWorld
+) -> tuple[tuple[str, str, bool], ...]:
+    """Each delivery the hub committed to an outbound queue, and whether it was made: the court and
+    the units say what they received (by message id); for BNMP and SETARIM, the hub's inbox."""
+    rows = await pool.fetch(
+        "SELECT o.routing_key AS queue, o.message_id::text AS mid, EXISTS (SELECT 1 FROM inbox i"
+        " WHERE i.consumer = o.routing_key AND i.message_id = o.message_id) AS recorded"
+        " FROM outbox o WHERE o.exchange = '' AND o.routing_key LIKE 'hub.%.out'"
+    )
+    received = set(world.units.seen) | set(world.court.effects.attempts)
+    witnessed = ("hub.court.out", "hub.custodial_unit.")
+    return tuple(
+        (
+            r["queue"],
+            r["mid"],
+            r["mid"] in received if r["queue"].startswith(witnessed) else bool(r["recorded"]),
+        )
+        for r in rows
+    )
+
+
 async def take_snapshot(
     pool: asyncpg.Pool,
     world: SimWorld,
@@ -225,23 +321,26 @@ async def take_snapshot(
     """Read the hub's tables and the simulators' effects (walk the audit chain when asked)."""
     rows = await pool.fetch("SELECT order_number, state, released FROM release_orders")
     warrants = await pool.fetch("SELECT warrant_number FROM warrants")
-    parked = await pool.fetch("SELECT message_id, correlation_id, reason FROM dead_letters")
+    parked = await pool.fetch("SELECT message_id, correlation_id, queue, reason FROM dead_letters")
     pending = await pool.fetchval(
         "SELECT (SELECT count(*) FROM deferred)"
         " + (SELECT count(*) FROM outbox WHERE confirmed_at IS NULL)"
     )
     broken: Any = None
-    count = 0
+    count, transitions = 0, []
     if audit:
         async with pool.acquire() as conn:
             count, broken = await audit_repo.verify(conn)
+        transitions = await pool.fetch(
+            "SELECT subject, detail->>'from' AS old, detail->>'to' AS new FROM audit_log"
+            " WHERE action IN ('order.transition', 'warrant.transition') ORDER BY seq"
+        )
     return Snapshot(
         orders={r["order_number"]: (r["state"], r["released"]) for r in rows},
         warrants=frozenset(r["warrant_number"] for r in warrants),
-        parked=tuple(
-            (str(r["message_id"]) if r["message_id"] else None, r["correlation_id"], r["reason"])
-            for r in parked
-        ),
+        parked=tuple((_id(r["message_id"]), r["correlation_id"], r["reason"]) for r in parked),
+        parked_queues=tuple((_id(r["message_id"]), r["queue"], r["reason"]) for r in parked),
+        deliveries=await _deliveries_made(pool, world),
         pending=int(pending),
         queues={q: n for q, (n, _) in queues.items()},
         consumers={q: c for q, (_, c) in queues.items()},
@@ -251,4 +350,5 @@ async def take_snapshot(
         kept=dict(world.units.kept),
         audit_rows=count,
         audit_broken=None if broken is None else str(broken),
+        transitions=tuple((r["subject"], r["old"], r["new"]) for r in transitions),
     )

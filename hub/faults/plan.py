@@ -170,11 +170,22 @@ def _retime(steps: Iterable[Step], window_s: float) -> tuple[list[Step], list[St
             at = min(max((s.at_s - 6.0) / 40.0, 0.0), 1.0) * window_s * 0.9
             after.append(Step(at, s.action, s.params))
         # the demo's own faults and bad inputs are left out: the suite injects its own
+    prelude = _causal(prelude)
     if barrier is not None:
         prelude.append(
             Step(max((s.at_s for s in prelude), default=0.0) + 0.1, "barrier", barrier.params)
         )
     return prelude, after
+
+
+def _causal(prelude: list[Step]) -> list[Step]:
+    """Warrants first, then what happens to them: with many warrants the demo's fixed times would
+    send a counter-warrant before its warrant (refused as `unknown_warrant`)."""
+    issued = sorted((s for s in prelude if s.action == "warrant"), key=lambda s: s.at_s)
+    last = max((s.at_s for s in issued), default=0.0) + 0.5
+    later = sorted((s for s in prelude if s.action != "warrant"), key=lambda s: s.at_s)
+    first = min((s.at_s for s in later), default=0.0)
+    return issued + [Step(last + s.at_s - first, s.action, s.params) for s in later]
 
 
 def _bad_inputs(rounds: int, window_s: float, rng: random.Random) -> list[Step]:

@@ -59,6 +59,12 @@ class Report:
             ("broker faults lived through by hub processes", self._lived()),
             ("court re-publishes after broker failures", self.court_republishes),
             ("messages lost", f.lost),
+            (
+                "deliveries committed / parked for a business reason / lost",
+                f"{f.deliveries} / {sum(f.deliveries_not_made.values())}"
+                f" / {len(f.deliveries_lost)}",
+            ),
+            ("dead letters from infrastructure errors (unexpected:*)", self._infra_letters()),
             ("duplicated effects", f.duplicated_effects),
             ("BNMP registrations (distinct documents)", f.bnmp_effects),
             ("BNMP repeat attempts answered 409 (not effects)", f.bnmp_duplicate_attempts),
@@ -72,8 +78,17 @@ class Report:
                 "audit chain",
                 f"{f.audit_rows} rows, " + ("verifies" if f.audit_verifies else "BROKEN"),
             ),
+            (
+                "state transitions / orders or warrants out of sequence",
+                f"{f.transitions} / {len(f.broken_sequences)}",
+            ),
             ("wall time: prelude / window / settle / total (s)", self._times()),
         ]
+
+    def _infra_letters(self) -> str:
+        f = self.findings
+        n = sum(v for k, v in f.dead_letters.items() if k == "unexpected")
+        return f"{n} (delivery made anyway by another copy: {f.infra_letters_made_anyway})"
 
     def _lived(self) -> str:
         lived = sum(1 for slots in self.broker_survivors if slots)
@@ -87,7 +102,7 @@ class Report:
     def render(self) -> str:
         """The table as printed at the end of a run."""
         lines = ["", f"=== fault suite ({self.profile}) ==="]
-        lines += [f"  {label:<50} {value}" for label, value in self.rows()]
+        lines += [f"  {label:<58} {value}" for label, value in self.rows()]
         reasons = Counter(e.reason for e in self.unexpected_exits)
         lines += [f"  ! {n} hub exit(s) not caused by the suite: {r}" for r, n in reasons.items()]
         lines += [f"  note: {n}" for n in self.notes]

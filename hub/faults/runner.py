@@ -11,25 +11,21 @@ invariants (`hub.faults.checks`).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
 from urllib.parse import quote, urlsplit
 
 import asyncpg
 import httpx
-from pydantic import BaseModel
 
 from connectors.simulate import SimWorld
 from hub.demo_scenario import Step, process_of
 from hub.faults.checks import Findings, Sent, broker_queues, evaluate, take_snapshot
 from hub.faults.driver import CourtLink, FaultDriver, ResilientUnits
+from hub.faults.environment import fresh_vhost, hub_env, poll, set_window, suite_settings
 from hub.faults.plan import WINDOWS, Fault, Plan, Profile, build_plan
 from hub.faults.report import Report
 from hub.faults.services import PrivateServices
@@ -38,12 +34,7 @@ from hub.settings import HubSettings, PostgresSettings
 from hub.store import create_pool
 from hub.topology import in_queue
 
-__all__ = ["FaultOptions", "hub_env", "log_to", "run_faults", "run_suite"]
-
-LADDER_S: Final = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0)
-_UNIT_SLOW_S: Final = 0.5
-_SLOW_MS: Final = 800  # under the hub's 2 s timeout
-_ERROR_RATE: Final = 0.3
+__all__ = ["FaultOptions", "log_to", "run_faults", "run_suite"]
 
 
 @dataclass
@@ -55,66 +46,6 @@ class FaultOptions:
     hubs: int | None = None
     keep_services: bool = False
     services: PrivateServices = field(default_factory=PrivateServices)
-
-
-def hub_env(settings: HubSettings) -> dict[str, str]:
-    """The environment of a hub process: this one's without its HUB_*, plus `settings` as JSON.
-
-    Each section goes whole (`HUB_RABBIT='{...}'`, `HUB_SECURITY='{...}'`, ...), so a setting added
-    to the hub later reaches the processes without a change here.
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    for name, value in settings:
-        key = f"HUB_{name.upper()}"
-        if isinstance(value, BaseModel):
-            env[key] = value.model_dump_json(by_alias=True)
-        else:
-            env[key] = value if isinstance(value, str) else json.dumps(value)
-    return env
-
-
-def _suite_settings(
-    world_settings: HubSettings, services: PrivateServices, schema: str
-) -> HubSettings:
-    """The hub's settings in the suite: private services, short timeouts and a longer ladder."""
-    s = world_settings
-    return s.model_copy(
-        update={
-            "rabbit": s.rabbit.model_copy(update={"management_url": services.management_url}),
-            "postgres": s.postgres.model_copy(update={"dsn": services.dsn, "schema_": schema}),
-            "bnmp": s.bnmp.model_copy(update={"poll_every_s": 0.5, "timeout_s": 2.0}),
-            "setarim": s.setarim.model_copy(update={"timeout_s": 2.0}),
-            "court": s.court.model_copy(update={"timeout_s": 2.0}),
-            "retry": s.retry.model_copy(update={"ladder_s": LADDER_S}),
-            "engine": s.engine.model_copy(update={"outbox_sweep_s": 0.5, "outbox_grace_s": 2.0}),
-        }
-    )
-
-
-async def _fresh_vhost(management_url: str, vhost: str) -> None:
-    parts = urlsplit(management_url)
-    base = f"{parts.scheme}://{parts.hostname}:{parts.port}/api"
-    async with httpx.AsyncClient(base_url=base, auth=("guest", "guest"), timeout=30) as api:
-        name = quote(vhost, safe="")
-        await api.delete(f"/vhosts/{name}")
-        (await api.put(f"/vhosts/{name}")).raise_for_status()
-        perms = {"configure": ".*", "write": ".*", "read": ".*"}
-        (await api.put(f"/permissions/{name}/guest", json=perms)).raise_for_status()
-
-
-async def _poll(
-    condition: Callable[[], Awaitable[bool]], within_s: float, every_s: float = 0.5
-) -> bool:
-    """Poll `condition` (errors count as "not yet") until true or `within_s` has passed."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            if await condition():
-                return True
-        except Exception:  # a service the suite restarts may not answer yet
-            pass
-        await asyncio.sleep(every_s)
-    return False
 
 
 class _Run:
@@ -133,6 +64,7 @@ class _Run:
         self.world.units = ResilientUnits(url, list(self.settings.units), self.world.clock)
         self.link = CourtLink(url)
         self.t0 = time.monotonic()
+        self._infra_lock = asyncio.Lock()
         self.report = Report(opts.profile.name, opts.profile.seed, self.hubs_n, Findings())
         self.hubs: HubProcesses
         self.pool: asyncpg.Pool
@@ -146,12 +78,12 @@ class _Run:
 
     async def start(self) -> None:
         """Simulators, hub processes (ready when they consume), units, the suite's own pool."""
-        await _fresh_vhost(self.services.management_url, self.vhost)
+        await fresh_vhost(self.services.management_url, self.vhost)
         await self.world.start_http()
-        env = hub_env(_suite_settings(self.world.hub_settings(), self.services, self.schema))
+        env = hub_env(suite_settings(self.world.hub_settings(), self.services, self.schema))
         self.hubs = HubProcesses(self.hubs_n, env, self.opts.out_dir)
         await self.hubs.start()
-        if not await _poll(self._consumers_ready, 120):
+        if not await poll(self._consumers_ready, 120):
             raise RuntimeError(f"hub processes did not start: see {self.opts.out_dir}/hub-*.log")
         await self.world.start_units()
         pg = PostgresSettings(dsn=self.services.dsn, schema=self.schema, pool_min=1, pool_max=3)
@@ -194,7 +126,7 @@ class _Run:
             n = await self.pool.fetchval("SELECT count(*) FROM warrants WHERE state = 'complied'")
             return bool(n >= complied)
 
-        if not await _poll(enough, 120):
+        if not await poll(enough, 120):
             self.report.notes.append(f"barrier: fewer than {complied} warrants complied in 120 s")
 
     # ------------------------------------------------------------------ the faults
@@ -220,6 +152,12 @@ class _Run:
             await self._infra(fault)
 
     async def _infra(self, fault: Fault) -> None:
+        # One infrastructure fault at a time: on a loaded machine a broker restart can outlast the
+        # gap the plan leaves, and the next one then waits for it (each is measured on its own).
+        async with self._infra_lock:
+            await self._infra_now(fault)
+
+    async def _infra_now(self, fault: Fault) -> None:
         self.mark(f"{fault.action}: begin")
         t0, before = time.monotonic(), self.hubs.pids()
         match fault.action:
@@ -240,7 +178,7 @@ class _Run:
     async def _survivors(self, before: dict[int, int]) -> None:
         """Note which hub processes lived through a broker fault, and when all consumed again."""
         t0 = time.monotonic()
-        back = await _poll(self._consumers_ready, 90, every_s=1.0)
+        back = await poll(self._consumers_ready, 90, every_s=1.0)
         lived = sorted(s for s, pid in self.hubs.pids().items() if before.get(s) == pid)
         self.report.broker_survivors.append(lived)
         wait = f"{time.monotonic() - t0:.0f} s" if back else "NOT within 90 s"
@@ -254,11 +192,11 @@ class _Run:
 
     async def _window(self, fault: Fault) -> None:
         self.mark(f"{fault.action} for {fault.duration_s:.0f} s")
-        _set_window(self.world, fault.action, on=True)
+        set_window(self.world, fault.action, on=True)
         try:
             await asyncio.sleep(fault.duration_s)
         finally:
-            _set_window(self.world, fault.action, on=False)
+            set_window(self.world, fault.action, on=False)
 
     # ------------------------------------------------------------------ the end
 
@@ -292,7 +230,7 @@ class _Run:
                 self.mark(_progress(f, self.hubs.running()))
             return f.ok
 
-        return await _poll(settled, within_s, every_s=1.0)
+        return await poll(settled, within_s, every_s=1.0)
 
 
 def _progress(f: Findings, running: int) -> str:
@@ -302,27 +240,6 @@ def _progress(f: Findings, running: int) -> str:
         f" pending {f.pending}; queued {queued}; hubs up {running};"
         f" consumers missing on {len(f.queues_unconsumed)} queues"
     )
-
-
-def _set_window(world: SimWorld, action: str, *, on: bool) -> None:
-    """Switch a window fault on or off in the simulators."""
-    system, kind = action.split("_", 1)
-    if system == "units":
-        world.units.faults.slow_s = _UNIT_SLOW_S if on else 0.0
-        return
-    faults = {"bnmp": world.bnmp.faults, "setarim": world.setarim.faults}.get(system)
-    faults = faults or world.court.faults
-    match kind:
-        case "down":
-            faults.down = on
-        case "slow":
-            faults.slow_ms = _SLOW_MS if on else 0
-        case "garbage":
-            faults.malformed = on
-        case "timeout":
-            faults.timeout = on
-        case "errors":
-            faults.error_rate = _ERROR_RATE if on else 0.0
 
 
 # ---------------------------------------------------------------------- entry points

@@ -37,7 +37,12 @@ from hub.settings import (
 )
 from tests.integration.harness import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(400)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.timeout(400),
+    pytest.mark.asyncio(loop_scope="module"),  # the fixtures' hub lives in the module's loop
+]
 
 PORTS = {"hub1": 5681, "hub2": 5682, "hub3": 5683}
 PG = ("hubcluster", "5445")

@@ -59,6 +59,13 @@ def test_no_effect_is_duplicated(report: Report) -> None:
     assert report.findings.released + report.findings.kept >= report.findings.certified
 
 
+def test_two_hub_processes_keep_each_orders_sequence(report: Report) -> None:
+    """With two competing hub processes, every transition starts where the last one ended."""
+    assert report.hubs == 2
+    assert report.findings.transitions > report.findings.orders
+    assert report.findings.broken_sequences == []
+
+
 def test_every_bad_input_is_dead_lettered(report: Report) -> None:
     """Malformed documents and orders the hub must refuse all end parked with their reasons."""
     assert report.findings.bad_inputs >= 8

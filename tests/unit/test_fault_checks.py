@@ -25,6 +25,8 @@ CLEAN = Snapshot(
     orders={O1: ("certified", True), O2: ("certified", False)},
     warrants=frozenset({W1}),
     parked=((BAD_ID, None, "malformed_json"),),
+    parked_queues=((BAD_ID, "hub.court.in", "malformed_json"),),
+    deliveries=(("hub.bnmp.out", "d-1", True), ("hub.court.out", "d-2", True)),
     pending=0,
     queues={"hub.court.in": 0, "hub.custodial_unit.mg.ceresp-bh.out": 0, "hub.retry.1s": 0},
     consumers={"hub.court.in": 2, "hub.custodial_unit.mg.ceresp-bh.out": 1, "hub.retry.1s": 0},
@@ -38,6 +40,12 @@ CLEAN = Snapshot(
     },
     released={O1: 1},
     kept={O2: 1},
+    transitions=(
+        (O1, None, "issued"),
+        (O2, None, "issued"),
+        (O1, "issued", "received"),
+        (O1, "received", "certified"),
+    ),
 )
 
 
@@ -65,6 +73,32 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
     ("hub not consuming", {"consumers": {"hub.court.in": 1}}, "consumers"),
     ("unit not consuming", {"consumers": {"hub.custodial_unit.mg.ceresp-bh.out": 0}}, "consumers"),
     ("audit broken", {"audit_broken": "row 7"}, "audit"),
+    (
+        "delivery never made",
+        {"deliveries": (("hub.court.out", "d-2", False),)},
+        "deliveries never made",
+    ),
+    (
+        "delivery parked for an infrastructure error",
+        {
+            "deliveries": (("hub.bnmp.out", "d-1", False),),
+            "parked_queues": (("d-1", "hub.bnmp.out", "unexpected:CannotConnectNowError"),),
+        },
+        "deliveries never made",
+    ),
+    (
+        "order parked for an infrastructure error",
+        {
+            "orders": {O1: ("certified", True), O2: ("received", None)},
+            "parked": (*CLEAN.parked, ("m-9", O2, "unexpected:ConnectionDoesNotExistError")),
+        },
+        "orders neither certified nor parked",
+    ),
+    (
+        "step from a stale state",
+        {"transitions": (*CLEAN.transitions, (O1, "received", "complied"))},
+        "out of sequence",
+    ),
 ]
 
 
@@ -84,9 +118,12 @@ def test_an_order_parked_with_its_reason_is_not_lost() -> None:
         CLEAN,
         orders={O1: ("certified", True), O2: ("issued", None)},
         parked=(*CLEAN.parked, ("m-2", O2, "malformed_answer")),
+        parked_queues=(*CLEAN.parked_queues, ("d-3", "hub.bnmp.out", "malformed_answer")),
+        deliveries=(*CLEAN.deliveries, ("hub.bnmp.out", "d-3", False)),
         bnmp_attempts={k: v for k, v in CLEAN.bnmp_attempts.items() if _digits(O2) not in k},
         kept={},
     )
     f = evaluate(snap, SENT)
     assert f.ok, f.problems
     assert f.valid_orders_parked == {"malformed_answer": 1}
+    assert f.deliveries_not_made == {"malformed_answer": 1}

@@ -66,3 +66,14 @@ def test_the_window_carries_every_order_and_the_bad_inputs() -> None:
     assert sum(1 for s in plan.steps if s.action == "malformed") == 5 * SHORT.bad_rounds
     assert plan.prelude[-1].action == "barrier"
     assert {s.params["i"] for s in orders} >= plan.bad_orders
+
+
+@pytest.mark.parametrize("profile", [SHORT, LONG], ids=lambda p: p.name)
+def test_every_warrant_is_issued_before_anything_happens_to_it(profile: Profile) -> None:
+    """In the prelude a warrant is sent before its compliance, revocation or expiry."""
+    issued_at: dict[int, float] = {}
+    for step in build_plan(profile).prelude:
+        if step.action == "warrant":
+            issued_at[step.params["i"]] = step.at_s
+        elif step.action in ("complied", "counter_warrant", "expired"):
+            assert step.at_s > issued_at[step.params["i"]], step

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 
 from contracts import ContractError, IllegalTransition
+from hub.engine import as_hub_error
 from hub.errors import (
     PublishFailed,
     StaleMessage,
@@ -58,3 +60,28 @@ def test_delay_for(attempt: int, delay: float | None) -> None:
     """Rung n waits the n-th delay; outside the ladder there is no delay."""
     assert POLICY.delay_for(attempt) == delay
     assert POLICY.max_attempts == 3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionRefusedError(111, "refused"),
+        asyncpg.exceptions.CannotConnectNowError("the database system is shutting down"),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+        asyncpg.exceptions.InterfaceError("pool is closing"),
+        TimeoutError(),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_database_and_network_errors_retry_wherever_they_are_met(error: BaseException) -> None:
+    """The settle point translates first: a PostgreSQL restart met outside a batch (an inbox lookup
+    before a delivery, say) walks the ladder instead of parking as `unexpected:<error>`."""
+    translated = as_hub_error(error)
+    assert translated.__cause__ is error
+    d = POLICY.decide(translated, 0)
+    assert (d.verdict, d.reason) == ("retry", "store_unavailable")
+
+
+@pytest.mark.parametrize("error", [KeyError("bug"), ContractError("bad", reason="invalid_cnj")])
+def test_other_errors_are_not_translated(error: BaseException) -> None:
+    assert as_hub_error(error) is error
