@@ -40,13 +40,15 @@ __all__ = ["Hub", "utc_now"]
 log = structlog.get_logger("hub.app")
 
 
-async def raw_body(message: RabbitMessage) -> bytes:
-    """FastStream's decoder for every hub queue: the body untouched.
+async def whole_message(message: RabbitMessage) -> RabbitMessage:
+    """FastStream's decoder for every hub queue: the handler gets the message itself, untouched.
 
     The default decoder would `json.loads` an `application/json` body before any hub code runs, and
-    a body that is not JSON would be rejected there, before the hub could record why.
+    a body that is not JSON would be rejected there, before the hub could record why. The broker
+    runs without dependency injection (`hub.broker.make_broker`), so what the decoder returns is
+    the handler's only argument.
     """
-    return message.body
+    return message
 
 
 def utc_now() -> datetime:
@@ -141,7 +143,7 @@ class Hub:
             ack_policy=AckPolicy.REJECT_ON_ERROR,
             title=queue,
             description=about or None,
-            decoder=raw_body,
+            decoder=whole_message,
         )(handle)
 
     def _subscribe_dlq(self, router: RabbitRouter, connector: Any) -> None:
@@ -152,9 +154,9 @@ class Hub:
 
         park.__doc__ = f"Park the dead letters of {connector} in PostgreSQL."
         # NACK, not REJECT, on an unexpected error: a DLQ has no DLX, so a reject would drop it.
-        router.subscriber(q, ack_policy=AckPolicy.NACK_ON_ERROR, title=q.name, decoder=raw_body)(
-            park
-        )
+        router.subscriber(
+            q, ack_policy=AckPolicy.NACK_ON_ERROR, title=q.name, decoder=whole_message
+        )(park)
 
     # ------------------------------------------------------------------ lifecycle
 
