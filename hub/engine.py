@@ -124,12 +124,14 @@ class _State:
 
 
 _TRANSIENT_PG = (
+    # what a PostgreSQL restart, failover or overload looks like from asyncpg
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.DeadlockDetectedError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.PostgresConnectionError,  # connection does not exist, failure, ...
+    asyncpg.exceptions.OperatorInterventionError,  # admin/crash shutdown, cannot connect now
     asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InterfaceError,  # a pool or connection closing under the caller
+    asyncpg.exceptions.InternalClientError,  # a connection torn down mid-operation
     ConnectionError,
     OSError,
     TimeoutError,

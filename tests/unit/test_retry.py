@@ -69,6 +69,10 @@ def test_delay_for(attempt: int, delay: float | None) -> None:
         asyncpg.exceptions.CannotConnectNowError("the database system is shutting down"),
         asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
         asyncpg.exceptions.InterfaceError("pool is closing"),
+        asyncpg.exceptions.InternalClientError("cannot switch to state 15"),
+        asyncpg.exceptions.AdminShutdownError(
+            "terminating connection due to administrator command"
+        ),
         TimeoutError(),
     ],
     ids=lambda e: type(e).__name__,
