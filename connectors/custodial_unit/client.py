@@ -43,7 +43,11 @@ class UnitClient:
         channel = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
         await channel.set_qos(prefetch_count=self._prefetch)
         self._exchange = await channel.get_exchange(in_queue("custodial_unit"), ensure=False)
-        queue = await channel.get_queue(unit_queue(self.unit), ensure=False)
+        # Declared (passively), not taken with `get_queue(ensure=False)`: aio-pika's robust channel
+        # restores the consumers of the queues it declared, and only those; with `get_queue` the
+        # connection comes back after a broker restart but the unit never consumes again (found by
+        # the fault suite).
+        queue = await channel.declare_queue(unit_queue(self.unit), passive=True)
 
         async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
             async with message.process(requeue=True):

@@ -18,15 +18,14 @@ from uuid import uuid4
 
 import aio_pika
 
-from connectors.custodial_unit.client import Handler, UnitClient
 from connectors.custodial_unit.simulator import UnitSimulator
 from connectors.simulate import SimWorld
-from contracts import Envelope, WarrantIssued, WarrantRevoked, parse_envelope
+from contracts import Envelope, WarrantIssued, WarrantRevoked
 from contracts.envelope import AnyPayload
 from hub.demo_driver import Driver
-from hub.topology import in_queue, unit_queue
+from hub.topology import in_queue
 
-__all__ = ["CourtLink", "FaultDriver", "ReconnectingUnitClient", "ResilientUnits"]
+__all__ = ["CourtLink", "FaultDriver", "ResilientUnits"]
 
 _RETRYABLE = (*aio_pika.exceptions.CONNECTION_EXCEPTIONS, TimeoutError)
 
@@ -118,39 +117,9 @@ class FaultDriver(Driver):
         await super()._court(payload)
 
 
-class ReconnectingUnitClient(UnitClient):
-    """`UnitClient` whose consumer comes back after a broker restart.
-
-    The queue is declared (passively) instead of taken with `get_queue(ensure=False)`: aio-pika's
-    robust channel restores the consumers of the queues it declared, and only those. With
-    `get_queue` the connection comes back but the unit never consumes again (found by this suite).
-    """
-
-    async def start(self, handle: Handler) -> None:
-        """Connect and consume; a message is acked after `handle` returns, nacked if it raises."""
-        self._conn = await aio_pika.connect_robust(
-            self.url, client_properties={"connection_name": f"unit:{self.unit}"}
-        )
-        channel = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
-        await channel.set_qos(prefetch_count=self._prefetch)
-        self._exchange = await channel.get_exchange(in_queue("custodial_unit"), ensure=False)
-        queue = await channel.declare_queue(unit_queue(self.unit), passive=True)
-
-        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            async with message.process(requeue=True):
-                await handle(parse_envelope(message.body))
-
-        await queue.consume(on_message)
-
-
 class ResilientUnits(UnitSimulator):
-    """The unit simulator on `ReconnectingUnitClient`s, answering a delivery again when its first
-    answer could not be sent (the simulator marks a delivery seen before it answers)."""
-
-    def __init__(self, url: str, units: list[str], clock: Callable[[], datetime]) -> None:
-        super().__init__(url, units, clock)
-        for name, unit in self._units.items():
-            unit.client = ReconnectingUnitClient(url, name)
+    """The unit simulator, answering a delivery again when its first answer could not be sent (the
+    simulator marks a delivery seen before it answers)."""
 
     async def _on(self, unit: str, env: Envelope) -> None:
         try:
