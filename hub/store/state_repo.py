@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass, fields
+from functools import cached_property
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from hub.outgoing import Outgoing
 from hub.state import DeadlineRow, Deferred, OrderRow, WarrantRow
 from hub.store.pool import Conn
+
+Row = TypeVar("Row", OrderRow, WarrantRow)
 
 __all__ = [
     "claim_inbox",
@@ -70,106 +74,84 @@ async def release_inbox(conn: Conn, keys: Sequence[tuple[str, UUID]]) -> None:
         )
 
 
-_ORDER_COLS = (
-    "order_number, process_number, state, custodial_unit, issuing_court, secrecy, contingency,"
-    " issued_at, received_at, validated_at, complied_at, released, bnmp_id, document, version"
+@dataclass(frozen=True)
+class _Table(Generic[Row]):
+    """A state table whose columns are the fields of its row dataclass, in order."""
+
+    name: str
+    row: type[Row]
+    updated: tuple[str, ...]  # what an upsert changes; the rest is fixed at insert
+
+    @property
+    def key(self) -> str:
+        return self.columns[0]
+
+    @cached_property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(self.row))
+
+    async def load(self, conn: Conn, keys: Iterable[str]) -> dict[str, Row]:
+        """Lock and read these rows, in key order (missing ones are absent from the result)."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        rows = await conn.fetch(
+            f"SELECT {', '.join(self.columns)} FROM {self.name} WHERE {self.key} = ANY($1)"
+            f" ORDER BY {self.key} FOR UPDATE",
+            wanted,
+        )
+        return {r[self.key]: self.row(**dict(r)) for r in rows}
+
+    async def save(self, conn: Conn, rows: Iterable[Row]) -> None:
+        """Insert or update these rows."""
+        data = [tuple(getattr(r, c) for c in self.columns) for r in rows]
+        if not data:
+            return
+        params = ",".join(f"${i}" for i in range(1, len(self.columns) + 1))
+        changes = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.updated)
+        await conn.executemany(
+            f"INSERT INTO {self.name} ({', '.join(self.columns)}) VALUES ({params})"
+            f" ON CONFLICT ({self.key}) DO UPDATE SET {changes}, updated_at = now()",
+            data,
+        )
+
+
+_ORDERS = _Table(
+    "release_orders",
+    OrderRow,
+    updated=(
+        "state",
+        "custodial_unit",
+        "received_at",
+        "validated_at",
+        "complied_at",
+        "released",
+        "bnmp_id",
+        "contingency",
+        "version",
+    ),
 )
+_WARRANTS = _Table("warrants", WarrantRow, updated=("state", "bnmp_id", "version"))
 
 
 async def load_orders(conn: Conn, numbers: Iterable[str]) -> dict[str, OrderRow]:
     """Lock and read these release orders (missing ones are absent from the result)."""
-    keys = sorted(set(numbers))
-    if not keys:
-        return {}
-    rows = await conn.fetch(
-        f"SELECT {_ORDER_COLS} FROM release_orders WHERE order_number = ANY($1)"
-        " ORDER BY order_number FOR UPDATE",
-        keys,
-    )
-    return {r["order_number"]: OrderRow(**dict(r)) for r in rows}
+    return await _ORDERS.load(conn, numbers)
 
 
 async def save_orders(conn: Conn, rows: Iterable[OrderRow]) -> None:
     """Insert or update these release orders."""
-    data = [
-        (
-            r.order_number,
-            r.process_number,
-            r.state,
-            r.custodial_unit,
-            r.issuing_court,
-            r.secrecy,
-            r.contingency,
-            r.issued_at,
-            r.received_at,
-            r.validated_at,
-            r.complied_at,
-            r.released,
-            r.bnmp_id,
-            r.document,
-            r.version,
-        )
-        for r in rows
-    ]
-    if not data:
-        return
-    await conn.executemany(
-        f"INSERT INTO release_orders ({_ORDER_COLS}) VALUES"
-        " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
-        " ON CONFLICT (order_number) DO UPDATE SET state = EXCLUDED.state,"
-        " custodial_unit = EXCLUDED.custodial_unit, received_at = EXCLUDED.received_at,"
-        " validated_at = EXCLUDED.validated_at, complied_at = EXCLUDED.complied_at,"
-        " released = EXCLUDED.released, bnmp_id = EXCLUDED.bnmp_id,"
-        " contingency = EXCLUDED.contingency,"
-        " version = EXCLUDED.version, updated_at = now()",
-        data,
-    )
-
-
-_WARRANT_COLS = (
-    "warrant_number, process_number, person_key, state, species, valid_until, issuing_court,"
-    " secrecy, bnmp_id, version"
-)
+    await _ORDERS.save(conn, rows)
 
 
 async def load_warrants(conn: Conn, numbers: Iterable[str]) -> dict[str, WarrantRow]:
     """Lock and read these warrants (missing ones are absent from the result)."""
-    keys = sorted(set(numbers))
-    if not keys:
-        return {}
-    rows = await conn.fetch(
-        f"SELECT {_WARRANT_COLS} FROM warrants WHERE warrant_number = ANY($1)"
-        " ORDER BY warrant_number FOR UPDATE",
-        keys,
-    )
-    return {r["warrant_number"]: WarrantRow(**dict(r)) for r in rows}
+    return await _WARRANTS.load(conn, numbers)
 
 
 async def save_warrants(conn: Conn, rows: Iterable[WarrantRow]) -> None:
     """Insert or update these warrants."""
-    data = [
-        (
-            r.warrant_number,
-            r.process_number,
-            r.person_key,
-            r.state,
-            r.species,
-            r.valid_until,
-            r.issuing_court,
-            r.secrecy,
-            r.bnmp_id,
-            r.version,
-        )
-        for r in rows
-    ]
-    if not data:
-        return
-    await conn.executemany(
-        f"INSERT INTO warrants ({_WARRANT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
-        " ON CONFLICT (warrant_number) DO UPDATE SET state = EXCLUDED.state,"
-        " bnmp_id = EXCLUDED.bnmp_id, version = EXCLUDED.version, updated_at = now()",
-        data,
-    )
+    await _WARRANTS.save(conn, rows)
 
 
 async def save_deadlines(conn: Conn, rows: Iterable[DeadlineRow]) -> None:
