@@ -20,6 +20,7 @@ from faststream.rabbit import RabbitBroker, RabbitMessage, RabbitRouter
 
 import connectors
 from hub import ledger
+from hub.amqp_io import coalesce_writes
 from hub.broker import declare, make_broker, rabbit_queue
 from hub.circuit import CircuitPolicy
 from hub.consumer import Consumer
@@ -178,6 +179,7 @@ class Hub:
             settings=self.settings, http=self.http, publisher=self.publisher, clock=self.clock
         )
         await self._build_connectors()
+        coalesce_writes()
         await self.broker.connect()
         await declare(self.broker, self.topology)
         await self.engine.start()

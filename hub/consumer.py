@@ -143,7 +143,7 @@ class Consumer:
             try:
                 await self._engine.run(Job(r.queue, env.message_id, (), defer=keep))
             finally:
-                deliveries.deferral_settled()
+                deliveries.deferral_settled(env.message_id)
             return "deferred"
         await self._engine.run(Job(r.queue, env.message_id, result, acks=env.message_id))
         return "ok"

@@ -17,6 +17,7 @@ import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
+from uuid import UUID
 
 import asyncpg
 import structlog
@@ -66,6 +67,9 @@ class Deliveries:
         self.circuit = Circuit()
         self.backlog = False  # deferred deliveries exist: new ones must queue behind them
         self._deferring = 0  # deferrals decided but not yet committed to the `deferred` table
+        # direct calls in flight (started before any backlog existed), and those that failed into
+        # the backlog until their deferral is committed: the drainer waits for them (order)
+        self._calling: set[UUID] = set()
 
     async def load(self) -> None:
         """Pick up the state a previous process left: an open circuit or a backlog."""
@@ -89,24 +93,32 @@ class Deliveries:
             self._deferring += 1
             return DEFERRED
         started = asyncio.get_running_loop().time()
+        self._calling.add(env.message_id)
         try:
             events = await self._deliver(env, headers)
         except UpstreamUnavailable:
             self._observe("unavailable", started)
-            await self._failed()
+            try:
+                await self._failed()
+            except BaseException:
+                self._calling.discard(env.message_id)
+                raise
             self._deferring += 1
             return DEFERRED  # behind it, every later delivery waits too: order is kept
-        except Exception:
+        except BaseException:
+            self._calling.discard(env.message_id)
             self._observe("error", started)
             raise
+        self._calling.discard(env.message_id)
         self._observe("ok", started)
         if self.circuit.failures:
             await self._recovered()
         return events
 
-    def deferral_settled(self) -> None:
+    def deferral_settled(self, message_id: UUID) -> None:
         """A deferral returned by `call` is now committed (or failed): the drainer may see it."""
         self._deferring -= 1
+        self._calling.discard(message_id)
 
     def _observe(self, outcome: str, started: float) -> None:
         elapsed = asyncio.get_running_loop().time() - started
@@ -168,6 +180,10 @@ class Deliveries:
         if self.circuit.state == "open" and not self.circuit.probe_due(now, self.policy):
             return 0
         if self.circuit.state == "closed" and not self.backlog:
+            return 0
+        if self._calling:
+            # A call started before the backlog may still fail into it, and one that failed may
+            # not be in the table yet: the drainer would deliver later documents before it.
             return 0
         self.circuit = self.circuit.probed(now) if self.circuit.state == "open" else self.circuit
         async with self._pool.acquire() as conn:
