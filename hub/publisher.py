@@ -53,7 +53,12 @@ class RabbitPublisher:
 
     async def publish(self, message: Outgoing) -> None:
         """Publish one message and wait for its confirm; raise `PublishFailed` if not confirmed."""
-        await self._confirmed(await self._channel(), message)
+        channel = await self._channel()
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._confirmed(channel, message)
+        except TimeoutError as e:
+            raise PublishFailed(f"no confirm within {self._timeout} s: {e!r}") from e
 
     async def publish_many(self, messages: Sequence[Outgoing]) -> list[PublishFailed | None]:
         """Publish all, confirms pipelined; return one failure-or-None per message, in order."""
@@ -61,9 +66,15 @@ class RabbitPublisher:
             channel = await self._channel()
         except PublishFailed as e:
             return [e] * len(messages)
-        results = await asyncio.gather(
-            *(self._confirmed(channel, m) for m in messages), return_exceptions=True
-        )
+        # One deadline for the batch, not a timer per message (a timer each was 2 % of a hop).
+        try:
+            async with asyncio.timeout(self._timeout):
+                results = await asyncio.gather(
+                    *(self._confirmed(channel, m) for m in messages),
+                    return_exceptions=True,
+                )
+        except TimeoutError as e:
+            return [PublishFailed(f"no confirm within {self._timeout} s: {e!r}")] * len(messages)
         out: list[PublishFailed | None] = []
         for r in results:
             if isinstance(r, BaseException) and not isinstance(r, PublishFailed):
@@ -80,6 +91,7 @@ class RabbitPublisher:
             raise PublishFailed(f"no channel to publish on: {e!r}") from e
 
     async def _confirmed(self, channel: aiormq.Channel, m: Outgoing) -> None:
+        """Publish and await the confirm; the caller sets the deadline."""
         try:
             frame = await channel.basic_publish(
                 m.body,
@@ -87,7 +99,6 @@ class RabbitPublisher:
                 routing_key=m.routing_key,
                 properties=_properties(m),
                 mandatory=True,
-                timeout=self._timeout,
                 wait=False,  # the confirm, awaited below, comes only after the frame was sent
             )
         except Exception as e:  # aiormq and timeout errors are translated here, once
