@@ -55,7 +55,10 @@ def decide(env: Envelope, view: View, now: datetime, directory: Directory) -> Ou
     try:
         return decider(env, view, now, directory)
     except IllegalTransition as e:
-        if e.reason == "not_yet":
+        # "not yet", or about a warrant the hub has not seen yet: a counter-warrant, compliance or
+        # expiry can overtake its warrant (two hub processes, or two systems sending close
+        # together). Retried on the ladder; parked as retries_exhausted when it never comes.
+        if e.reason in ("not_yet", "unknown_warrant"):
             raise OutOfOrder(str(e)) from e
         if e.reason == "duplicate":
             return Outcome(

@@ -180,7 +180,7 @@ def _retime(steps: Iterable[Step], window_s: float) -> tuple[list[Step], list[St
 
 def _causal(prelude: list[Step]) -> list[Step]:
     """Warrants first, then what happens to them: with many warrants the demo's fixed times would
-    send a counter-warrant before its warrant (refused as `unknown_warrant`)."""
+    send a counter-warrant before its warrant (retried until the warrant arrives)."""
     issued = sorted((s for s in prelude if s.action == "warrant"), key=lambda s: s.at_s)
     last = max((s.at_s for s in issued), default=0.0) + 0.5
     later = sorted((s for s in prelude if s.action != "warrant"), key=lambda s: s.at_s)

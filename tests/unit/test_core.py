@@ -10,7 +10,7 @@ import pytest
 from contracts import BnmpDocumentType, ContractError, IllegalTransition
 from contracts.envelope import AnyPayload
 from hub.core import Directory, Outcome, View, decide
-from hub.errors import Unroutable
+from hub.errors import OutOfOrder, Unroutable
 from hub.state import WarrantRow
 from tests.factories import (
     T0,
@@ -212,3 +212,14 @@ def test_an_alert_is_sent_to_the_court_and_marked() -> None:
     _, out = run(make_alert(), view=view)
     assert [m.routing_key for m in out.sends] == ["hub.court.out"]
     assert len(out.alerted) == 1
+
+
+@pytest.mark.parametrize(
+    "payload", [make_revocation(), make_warrant_complied()], ids=lambda p: p.kind
+)
+def test_news_of_a_warrant_not_seen_yet_waits_for_it(payload: AnyPayload) -> None:
+    """A counter-warrant or compliance that overtook its warrant is retried, not parked at once."""
+    with pytest.raises(OutOfOrder):
+        run(payload)
+    view, _ = run(make_warrant())
+    run(payload, view=view)  # once the warrant is there, it applies
