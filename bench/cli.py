@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.options import DEFAULT_SCENARIOS, Options
 from bench.plan import scenario
-from bench.report import table, write_json
+from bench.report import NOTE, table, write_json
 from bench.runner import TARGETS, ratios, run_rounds, summarise
 from bench.sandbox import management
 from hub.settings import HubSettings
@@ -29,6 +29,8 @@ def parse(argv: list[str]) -> Options:
     p.add_argument("--messages", type=int, help="messages per throughput scenario (20000)")
     p.add_argument("--backlog", type=int, help="messages queued in hub.bnmp.out (50000)")
     p.add_argument("--outage", type=int, help="messages deferred while BNMP is down (50000)")
+    p.add_argument("--orders", type=int, help="release orders in the flow scenario (2000; 100)")
+    p.add_argument("--in-flight", type=int, help="flow: orders open at once, closed loop (25)")
     p.add_argument("--quick", action="store_true", help="CI-sized: one round, 2000 messages")
     p.add_argument("--scenarios", help="comma-separated: " + ",".join(DEFAULT_SCENARIOS))
     p.add_argument("--repeat", type=int, help="rounds (3; 1 with --quick)")
@@ -52,6 +54,8 @@ def parse(argv: list[str]) -> Options:
         ("messages", a.messages),
         ("backlog", a.backlog),
         ("outage", a.outage),
+        ("orders", a.orders),
+        ("in_flight", a.in_flight),
         ("repeat", a.repeat),
         ("heavy_rounds", a.heavy_rounds),
         ("duration_s", a.duration),
@@ -144,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for label, r in doc["ratios"].items():
         print(f"{label}: {r['median']:.2f} (per round: {r['per_round']}; target {TARGETS[label]})")
-    print("\nlatency in ms; cpu in ms per message; app = the process under test")
+    print("\n" + NOTE)
     _print_profiles(doc.get("profiles", {}))
     print(f"saved {opts.out}")
     return 0

@@ -30,6 +30,8 @@ class Options:
     messages: int = 20_000
     backlog: int = 50_000
     outage: int = 50_000
+    orders: int = 2_000  # whole-flow scenario: release orders taken from issue to certified
+    in_flight: int = 25  # whole-flow scenario: orders open at once (closed loop)
     duration_s: float = 20.0
     warmup_s: float = 2.0
     repeat: int = 3
@@ -47,6 +49,7 @@ class Options:
             messages=messages,
             backlog=messages,
             outage=messages,
+            orders=100,
             duration_s=3.0,
             warmup_s=0.5,
             repeat=1,

@@ -18,7 +18,7 @@ from bench.options import Options
 from bench.results import StepResult, StepSpec
 from bench.sandbox import sandbox
 from bench.scenarios.baseline import prepare_baseline
-from bench.scenarios.flow import run_flow
+from bench.scenarios.flow import flow_settings
 from bench.scenarios.hub import prepare_hub
 from bench.traffic import BASELINE, preload
 from hub.settings import HubSettings
@@ -144,7 +144,14 @@ def _steady(step: str, rate: float) -> Callable[..., Awaitable[StepResult]]:
 
 
 async def _flow(opts: Options, base: HubSettings, profile: str | None) -> StepResult:
-    return await run_flow()
+    """Whole release-order flows: the hub with its four connectors, the simulators answering."""
+    async with sandbox(base) as box:
+        await prepare_hub(box.settings, 0)  # the topology; the units consume from their queues
+        settings = flow_settings(box.settings)
+        spec = _spec(
+            "flow", settings, opts, messages=opts.orders, in_flight=opts.in_flight, profile=profile
+        )
+        return await run_step(spec, opts.step_timeout_s)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -154,7 +161,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("hub-hop", "the hub, one hop with everything it does", _hub_hop),
         Scenario("backlog", "BNMP connector stopped, then drains hub.bnmp.out", _backlog),
         Scenario("outage", "BNMP down, hub up: deferred to PostgreSQL, then drained", _outage),
-        Scenario("flow", "whole release-order flows, four connectors", _flow),
+        Scenario("flow", "whole release-order flows, four connectors (orders/s)", _flow),
     )
 }
 

@@ -18,6 +18,7 @@ class StepSpec(BaseModel):
     settings: HubSettings
     messages: int = 0
     rate: float = 0.0
+    in_flight: int = 0  # the whole-flow scenario: orders open at once (closed loop)
     duration_s: float = 0.0
     warmup_s: float = 0.0
     profile: str | None = None

@@ -64,7 +64,9 @@ def _brief(r: StepResult) -> str:
     if r.skipped:
         return f"skipped: {r.skipped}"
     lat = f", p99 {r.latency_ms.get('p99')} ms" if r.latency_ms else ""
-    return f"{r.messages} msgs in {r.seconds:.2f} s = {r.rate:.0f} msg/s{lat}"
+    unit = "orders" if r.extra.get("unit") == "orders" else "msgs"
+    per_s = "orders/s" if unit == "orders" else "msg/s"
+    return f"{r.messages} {unit} in {r.seconds:.2f} s = {r.rate:.1f} {per_s}{lat}"
 
 
 def ratios(rounds: Sequence[dict[str, StepResult]]) -> dict[str, dict[str, Any]]:
@@ -94,6 +96,7 @@ def _row(name: str, runs: Sequence[StepResult]) -> dict[str, Any]:
     sides = ("app", "rabbitmq", "postgres")
     return {
         "scenario": name,
+        "unit": measured[0].extra.get("unit", "messages"),
         "messages": _median([r.messages for r in measured]),
         "seconds": _median([r.seconds for r in measured]),
         "rate": _median([r.rate for r in measured]),

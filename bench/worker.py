@@ -19,6 +19,7 @@ import structlog
 
 from bench.results import StepResult, StepSpec
 from bench.scenarios.baseline import baseline_hop, baseline_steady
+from bench.scenarios.flow import flow_step
 from bench.scenarios.hub import backlog_drain, hub_hop, hub_steady, outage_drain, outage_fill
 
 __all__ = ["STEPS", "main"]
@@ -31,6 +32,7 @@ STEPS: dict[str, Callable[[StepSpec], Coroutine[Any, Any, StepResult]]] = {
     "hub-steady": hub_steady,
     "outage-fill": outage_fill,
     "outage-drain": outage_drain,
+    "flow": flow_step,
 }
 
 

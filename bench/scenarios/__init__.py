@@ -1,3 +1,3 @@
-"""The measured steps (run in worker processes) and the not-yet-runnable whole-flow scenario."""
+"""The measured steps, each run in a worker process, and the whole flow's simulators' process."""
 
 __all__: list[str] = []
