@@ -59,7 +59,10 @@ class EngineSettings(BaseModel):
     max_wait_ms: float = Field(default=2.0, ge=0)
     flush_concurrency: int = Field(default=2, ge=1)
     outbox_sweep_s: float = Field(default=1.0, gt=0)
-    outbox_grace_s: float = Field(default=5.0, ge=0)
+    # The relay is for crash recovery: rows the engine published are recorded as confirmed off the
+    # ack's path, and under a burst that record can lag by seconds; a short grace re-sends them
+    # (harmless, consumers dedup, but BNMP and SETARIM see repeat calls). 24 h deadlines allow 30 s.
+    outbox_grace_s: float = Field(default=30.0, ge=0)
 
 
 class OpsUser(BaseModel):
