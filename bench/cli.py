@@ -34,7 +34,7 @@ def parse(argv: list[str]) -> Options:
     p.add_argument("--quick", action="store_true", help="CI-sized: one round, 2000 messages")
     p.add_argument("--scenarios", help="comma-separated: " + ",".join(DEFAULT_SCENARIOS))
     p.add_argument("--repeat", type=int, help="rounds (3; 1 with --quick)")
-    p.add_argument("--heavy-rounds", type=int, help="rounds that include backlog and outage (1)")
+    p.add_argument("--heavy-rounds", type=int, help="rounds with backlog, outage, flow (1)")
     p.add_argument("--duration", type=float, help="seconds of each steady load (20)")
     p.add_argument("--out", type=Path, help="JSON file (bench/results/<timestamp>.json)")
     p.add_argument("--profile", action="store_true", help="then profile each scenario once more")

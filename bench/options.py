@@ -7,7 +7,7 @@ from pathlib import Path
 
 __all__ = ["DEFAULT_SCENARIOS", "HEAVY_SCENARIOS", "Options"]
 
-HEAVY_SCENARIOS = ("backlog", "outage")
+HEAVY_SCENARIOS = ("backlog", "outage", "flow")
 DEFAULT_SCENARIOS = (
     "baseline",
     "hub-hop",
@@ -35,7 +35,7 @@ class Options:
     duration_s: float = 20.0
     warmup_s: float = 2.0
     repeat: int = 3
-    heavy_rounds: int = 1  # rounds that run the 50,000-message backlog and outage scenarios
+    heavy_rounds: int = 1  # rounds that run the backlog, outage and flow scenarios (minutes each)
     scenarios: tuple[str, ...] = DEFAULT_SCENARIOS
     out: Path = Path("bench/results/latest.json")
     profile: bool = False
