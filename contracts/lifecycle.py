@@ -123,13 +123,12 @@ _DUPLICATE = "duplicate"
 _NOT_YET = "not_yet"
 _RELEASE_WHY: dict[tuple[_R | None, _E], tuple[str, str]] = {
     **{(s, _E.ISSUED): (_DUPLICATE, "the order was already issued") for s in ReleaseOrderState},
+    # A complied order was received first (only READY states lead to compliance): a receipt now is
+    # a late copy. A receipt *timestamped* after the compliance is the impossible timeline of 7.12,
+    # which the hub checks on the times (`hub.deciders`), not on arrival order.
     **{
         (s, _E.RECEIVED): (_DUPLICATE, "the unit already acknowledged receipt")
-        for s in (_R.RECEIVED, _R.READY, _R.READY_IMPEDED)
-    },
-    **{
-        (s, _E.RECEIVED): ("illegal_transition", "receipt after compliance is impossible (7.12)")
-        for s in (*_COMPLIED, _R.CERTIFIED)
+        for s in (_R.RECEIVED, _R.READY, _R.READY_IMPEDED, *_COMPLIED, _R.CERTIFIED)
     },
     **{
         (s, _E.CLEARED): (_DUPLICATE, "SETARIM already cleared the order")

@@ -159,8 +159,15 @@ def _validation(env: Envelope, view: View, now: datetime, d: Directory) -> Outco
 def _receipt(env: Envelope, view: View, now: datetime, d: Directory) -> Outcome:
     p = env.payload
     assert isinstance(p, ReceiptAcknowledged)
-    _check_unit(order_row(view, p.order_number, env), p.unit)
-    return step_order(order_row(view, p.order_number, env), env, now, d, received_at=p.received_at)
+    row = order_row(view, p.order_number, env)
+    _check_unit(row, p.unit)
+    if row.complied_at is not None and p.received_at > row.complied_at:
+        raise ContractError(
+            f"receipt of order {p.order_number} at {p.received_at.isoformat()} is after its"
+            f" compliance at {row.complied_at.isoformat()} (domain 7.12)",
+            reason="impossible_timeline",
+        )
+    return step_order(row, env, now, d, received_at=p.received_at)
 
 
 def _compliance(env: Envelope, view: View, now: datetime, d: Directory) -> Outcome:

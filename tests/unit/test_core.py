@@ -223,3 +223,21 @@ def test_news_of_a_warrant_not_seen_yet_waits_for_it(payload: AnyPayload) -> Non
         run(payload)
     view, _ = run(make_warrant())
     run(payload, view=view)  # once the warrant is there, it applies
+
+
+def test_a_late_copy_of_the_receipt_after_compliance_is_a_duplicate() -> None:
+    """A receipt reaching the hub after the compliance, timestamped before it, changes nothing."""
+    steps = (make_release_order(), make_receipt(), make_validation(), make_compliance())
+    view, _ = run(*steps, view=complied_warrant())
+    again, out = run(make_receipt(), view=view)
+    assert again.orders == view.orders
+    assert [a.action for a in out.audit] == ["message.duplicate"]
+
+
+def test_a_receipt_timestamped_after_the_compliance_is_an_impossible_timeline() -> None:
+    """Domain 7.12: acknowledgement after compliance, judged on the documents' times."""
+    steps = (make_release_order(), make_receipt(), make_validation(), make_compliance())
+    view, _ = run(*steps, view=complied_warrant())
+    with pytest.raises(ContractError) as e:
+        run(make_receipt(received_at=T0 + timedelta(hours=3)), view=view)
+    assert e.value.reason == "impossible_timeline"

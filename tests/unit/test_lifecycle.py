@@ -124,9 +124,9 @@ def test_forbidden_release_transitions(state: R | None, event: str) -> None:
         pytest.param(
             R.COMPLIED_RELEASED,
             "receipt",
-            "illegal_transition",
-            "receipt after compliance",
-            id="receipt-after-compliance",
+            "duplicate",
+            "already acknowledged receipt",
+            id="late-copy-of-the-receipt-after-compliance",
         ),
         pytest.param(
             R.RECEIVED, "receipt", "duplicate", "already acknowledged receipt", id="second-receipt"
