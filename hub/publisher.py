@@ -4,21 +4,30 @@ A return (unroutable), a nack, a timeout or a lost channel all become `PublishFa
 caller sees. Many messages are published concurrently so their confirms are pipelined, not waited
 one by one.
 
-Messages go straight to the AMQP channel under the broker's default channel (the one FastStream
-itself publishes on, with confirms and `on_return_raises`), as `basic.publish` frames: the body is
-already bytes, so FastStream's per-message encoding, exchange lookup and message object are work
-the hot path does not need (about a third of a hop's publishing CPU, `bench/README.md`). The
-guarantees are the channel's: the broker's confirm is awaited for each message, and a return raises.
+Messages go straight to an AMQP channel of the publisher's own on the broker's connection (with
+confirms and `on_return_raises`), as `basic.publish` frames: the body is already bytes, so
+FastStream's per-message encoding, exchange lookup and message object are work the hot path does
+not need (about a third of a hop's publishing CPU, `bench/README.md`). The guarantees are the
+channel's: the broker's confirm is awaited for each message, and a return raises.
+
+After a nack the next publishes go on a fresh channel (at most one a second). RabbitMQ 3.10 nacks,
+for the channel's whole life, every publish to a quorum queue whose first publish on that channel
+came while the queue's leader node was down: the channel never learns the new leader
+(`rabbit_fifo_client:enqueue/3`, `{badrpc, nodedown}`). Found by `tests/cluster` (a node killed
+under load); a fresh channel is acked at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol, cast
 
+import aio_pika
 import aiormq
 from faststream.rabbit import RabbitBroker, RabbitExchange
 
@@ -30,6 +39,7 @@ __all__ = ["APP_ID", "Outgoing", "Publisher", "RabbitPublisher"]
 APP_ID: Final = "court-prison-hub"
 _PERSISTENT: Final = 2
 _DEFAULT_EXCHANGE: Final = RabbitExchange("")
+_RECYCLE_AFTER_S: Final = 1.0  # a channel that saw a nack is replaced once it is this old
 
 
 class Publisher(Protocol):
@@ -50,6 +60,10 @@ class RabbitPublisher:
     def __init__(self, broker: RabbitBroker, timeout_s: float = 10.0) -> None:
         self._broker = broker
         self._timeout = timeout_s
+        # the publishing channel, the connection it is on, when it was opened; a nack seen since
+        self._own: tuple[object, aio_pika.abc.AbstractChannel, float] | None = None
+        self._nacked = False
+        self._opening = asyncio.Lock()
 
     async def publish(self, message: Outgoing) -> None:
         """Publish one message and wait for its confirm; raise `PublishFailed` if not confirmed."""
@@ -83,12 +97,34 @@ class RabbitPublisher:
         return out
 
     async def _channel(self) -> aiormq.Channel:
-        """The AMQP channel under the broker's default channel (it changes after a reconnect)."""
+        """The AMQP channel under the publisher's own channel (the robust connection restores it
+        after a reconnect; it changes then), replaced after a nack (see the module's notes)."""
         try:
-            exchange = await self._broker.declare_exchange(_DEFAULT_EXCHANGE)
-            return cast("aiormq.Channel", await exchange.channel.get_underlay_channel())
+            await self._broker.declare_exchange(_DEFAULT_EXCHANGE)  # raises when not connected
+            connection = await self._broker.connect()  # connected: the broker's connection
+            own = self._own
+            if own is None or own[0] is not connection or self._recycle_due(own[2]):
+                own = await self._open(connection)
+            return cast("aiormq.Channel", await own[1].get_underlay_channel())
         except Exception as e:  # not connected, or reconnecting
             raise PublishFailed(f"no channel to publish on: {e!r}") from e
+
+    def _recycle_due(self, opened_at: float) -> bool:
+        return self._nacked and time.monotonic() - opened_at >= _RECYCLE_AFTER_S
+
+    async def _open(self, connection: Any) -> tuple[object, aio_pika.abc.AbstractChannel, float]:
+        """Open a fresh publishing channel on `connection`; close the one it replaces."""
+        async with self._opening:
+            own = self._own
+            if own is not None and own[0] is connection and not self._recycle_due(own[2]):
+                return own  # another task has just opened it
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            new = (connection, channel, time.monotonic())
+            self._own, self._nacked = new, False
+        if own is not None:  # its publishes still in flight fail, and are retried
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(own[1].close(), 5)
+        return new
 
     async def _confirmed(self, channel: aiormq.Channel, m: Outgoing) -> None:
         """Publish and await the confirm; the caller sets the deadline."""
@@ -102,8 +138,11 @@ class RabbitPublisher:
                 wait=False,  # the confirm, awaited below, comes only after the frame was sent
             )
         except Exception as e:  # aiormq and timeout errors are translated here, once
+            if isinstance(getattr(e, "frame", None), aiormq.spec.Basic.Nack):
+                self._nacked = True
             raise PublishFailed(f"{m.routing_key or m.exchange}: {e!r}") from e
         if not isinstance(frame, aiormq.spec.Basic.Ack):
+            self._nacked = True
             raise PublishFailed(
                 f"broker did not confirm {m.message_id} to {m.routing_key}: {frame}"
             )
