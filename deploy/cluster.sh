@@ -6,43 +6,94 @@
 #   hub2@localhost  5682   15682       25682
 #   hub3@localhost  5683   15683       25683
 #
-#   bash deploy/cluster.sh start     boot the three nodes (deploy/private.sh) and join hub2, hub3 to hub1
-#   bash deploy/cluster.sh status    the cluster as hub1 sees it
-#   bash deploy/cluster.sh stop      stop the three nodes (data kept: `start` brings the cluster back)
-#   bash deploy/cluster.sh remove    stop them and delete their data
+#   bash deploy/cluster.sh start          boot hub1, then hub2 and hub3 one after the other, each
+#                                         joining hub1; fails unless all three run as one cluster
+#   bash deploy/cluster.sh status         the cluster as hub1 sees it
+#   bash deploy/cluster.sh ctl NODE ...   rabbitmqctl against NODE (hub1, hub2 or hub3)
+#   bash deploy/cluster.sh queues NODE ...  rabbitmq-queues against NODE (e.g. quorum_status Q --vhost V)
+#   bash deploy/cluster.sh kill NODE      kill -9 NODE's Erlang VM (a crash)
+#   bash deploy/cluster.sh revive NODE    start NODE again after `kill` (it rejoins the cluster)
+#   bash deploy/cluster.sh logs [LINES]   the last LINES (80) of each node's logs
+#   bash deploy/cluster.sh stop           stop the three nodes (data kept: `start` brings them back)
+#   bash deploy/cluster.sh remove         kill -9 the nodes and delete everything (see below)
 #
 # Quorum queues declared on it get a replica on each of the three nodes (RabbitMQ's default group
 # size is the cluster's size); with one node down the other two are a majority and the queues go on.
-# A node's data and logs are under $HUB_PRIVATE_DIR/rabbit/<node> (default /tmp/hub-private). The shared
-# broker (rabbit@localhost :5672) is never touched. Beyond one machine, see deploy/CLUSTER.md.
+# Everything (data, logs, the Erlang cookie, a PostgreSQL instance the cluster test starts with
+# deploy/private.sh) is under $HUB_CLUSTER_DIR (default /tmp/hub-cluster), apart from the fault
+# suite's /tmp/hub-private; `remove` deletes that directory. The shared broker (rabbit@localhost
+# :5672) is never touched. Every step is bounded in time. Beyond one machine, see deploy/CLUSTER.md.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PRIVATE="$HERE/private.sh"
+export HUB_PRIVATE_DIR=${HUB_CLUSTER_DIR:-/tmp/hub-cluster}
+BASE=$HUB_PRIVATE_DIR
+RMQ_BIN=${HUB_RABBITMQ_BIN:-/usr/lib/rabbitmq/bin}
 NODES=(hub1 hub2 hub3)
-PORTS=(5681 5682 5683)
+BOOT_S=${HUB_CLUSTER_BOOT_S:-240}  # one node's boot (and join), at most
 
 say() { printf '[cluster] %s\n' "$*" >&2; }
-ctl() { bash "$PRIVATE" rabbitctl "$@"; }
+die() { say "$*"; exit 1; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_of() {
+  case $1 in
+    hub1) echo 5681 ;; hub2) echo 5682 ;; hub3) echo 5683 ;;
+    *) die "no node $1 (hub1, hub2 or hub3)" ;;
+  esac
+}
+private() { timeout -k 10 "$BOOT_S" bash "$PRIVATE" "$@"; }
+ctl() { timeout -k 5 60 bash "$PRIVATE" rabbitctl "$@"; }
+
+pid_of() {  # the pid of NODE's Erlang VM if it is alive
+  local pid
+  pid=$(cat "$BASE/rabbit/$1/$1.pid" 2>/dev/null || true)
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+ours() {  # whether NODE answers as a node of this directory (same cookie)
+  [[ -f $BASE/rabbit/$1/rabbitmq.conf ]] && ctl "$1" ping >/dev/null 2>&1
+}
+
+check_ports() {  # refuse to start beside something else on our ports (a cluster of another dir?)
+  local node port p
+  for node in "${NODES[@]}"; do
+    port=$(port_of "$node")
+    for p in "$port" $((port + 10000)) $((port + 20000)); do
+      if port_open "$p" && ! ours "$node"; then
+        die "port $p is taken, not by $node@localhost of $BASE (a cluster left by another run?" \
+          "try HUB_CLUSTER_DIR=<its dir> bash deploy/cluster.sh remove)"
+      fi
+    done
+  done
+}
 
 # hub2 and hub3 find hub1 by peer discovery (classic config) and join it as they first boot.
 JOIN_HUB1='cluster_formation.peer_discovery_backend = classic_config
 cluster_formation.classic_config.nodes.1 = hub1@localhost'
 
+boot() {  # boot NODE [join]: start NODE and wait until it runs (joined to hub1 on its first boot)
+  local node=$1 port extra=
+  port=$(port_of "$node")
+  [[ ${2:-} == join && ! -d $BASE/rabbit/$node/mnesia/$node@localhost ]] && extra=$JOIN_HUB1
+  HUB_RABBIT_CONF_EXTRA=$extra private rabbit start "$node" "$port" ||
+    die "$node did not start within $BOOT_S s (logs: $BASE/rabbit/$node/log)"
+}
+
 boot_all() {
   local i pids=() failed=0
-  if [[ -d ${HUB_PRIVATE_DIR:-/tmp/hub-private}/rabbit/hub1/mnesia/hub1@localhost ]]; then
+  if [[ -d $BASE/rabbit/hub1/mnesia/hub1@localhost ]]; then
     # Restarting a stopped cluster: all at once, since each node waits for the peers it knew.
-    for i in 0 1 2; do bash "$PRIVATE" rabbit start "${NODES[i]}" "${PORTS[i]}" & pids+=($!); done
+    for i in 0 1 2; do boot "${NODES[i]}" & pids+=($!); done
+    for i in "${!pids[@]}"; do wait "${pids[i]}" || failed=1; done
+    ((failed == 0)) || die "a node did not start"
   else
-    bash "$PRIVATE" rabbit start hub1 5681
-    for i in 1 2; do
-      HUB_RABBIT_CONF_EXTRA=$JOIN_HUB1 bash "$PRIVATE" rabbit start "${NODES[i]}" "${PORTS[i]}" &
-      pids+=($!)
-    done
+    # A new cluster: one node at a time. Two nodes joining hub1 at once can both be told of the
+    # other, half-joined, and then wait minutes for its Mnesia tables.
+    boot hub1
+    boot hub2 join
+    boot hub3 join
   fi
-  for i in "${!pids[@]}"; do wait "${pids[i]}" || failed=1; done
-  ((failed == 0)) || { say "a node did not start"; exit 1; }
 }
 
 member() {  # member NODE: whether NODE is already in hub1's cluster
@@ -50,11 +101,11 @@ member() {  # member NODE: whether NODE is already in hub1's cluster
 }
 
 join() {  # only when peer discovery did not: stop_app, reset, join_cluster, start_app
-  local node=$1 log="${HUB_PRIVATE_DIR:-/tmp/hub-private}/rabbit/$1/log/join.log"
+  local node=$1 log="$BASE/rabbit/$1/log/join.log"
   if member "$node"; then return 0; fi
   say "joining $node@localhost to hub1@localhost"
   { ctl "$node" stop_app && ctl "$node" reset && ctl "$node" join_cluster hub1@localhost &&
-    ctl "$node" start_app; } >"$log" 2>&1 || { say "join failed: see $log"; exit 1; }
+    ctl "$node" start_app; } >"$log" 2>&1 || die "join failed: see $log"
 }
 
 running() {
@@ -62,23 +113,71 @@ running() {
 }
 
 start() {
+  [[ -x $RMQ_BIN/rabbitmq-server ]] || die "no $RMQ_BIN/rabbitmq-server (apt-get install rabbitmq-server)"
+  check_ports
   boot_all
   join hub2
   join hub3
-  local n
-  n=$(running)
-  [[ $n == 3 ]] || { say "cluster has $n running nodes, not 3"; exit 1; }
+  local n i
+  for ((i = 0; i < 60; i++)); do
+    n=$(running)
+    [[ $n == 3 ]] && break
+    sleep 1
+  done
+  [[ $n == 3 ]] || die "cluster has $n running nodes, not 3 (logs: $BASE/rabbit/*/log)"
   say "three nodes running: amqp://guest:guest@127.0.0.1:{5681,5682,5683}/ (management 1568x)"
 }
 
-stop() {
-  local i
-  for i in 2 1 0; do bash "$PRIVATE" rabbit stop "${NODES[i]}" "${PORTS[i]}"; done
+stop_node() {  # a clean stop, bounded; kill -9 what is still alive after it
+  local node=$1 pid
+  [[ -f $BASE/rabbit/$node/rabbitmq.conf ]] || return 0
+  timeout -k 5 90 bash "$PRIVATE" rabbit stop "$node" "$(port_of "$node")" ||
+    say "$node did not stop cleanly"
+  if pid=$(pid_of "$node"); then
+    say "kill -9 $node@localhost (pid $pid)"
+    kill -9 "$pid" 2>/dev/null || true
+  fi
 }
 
-remove() {
-  local i
-  for i in 2 1 0; do bash "$PRIVATE" rabbit remove "${NODES[i]}" "${PORTS[i]}"; done
+stop() {
+  local node
+  for node in hub3 hub2 hub1; do stop_node "$node"; done
+}
+
+remove() {  # the data goes too, so no clean stop: kill -9 each VM and wait until its ports close
+  local conf name pid node i
+  for node in "${NODES[@]}"; do
+    if pid=$(pid_of "$node"); then kill -9 "$pid" 2>/dev/null || true; fi
+  done
+  for node in "${NODES[@]}"; do
+    for ((i = 0; i < 100; i++)); do pid_of "$node" >/dev/null || break; sleep 0.1; done
+    ! pid_of "$node" >/dev/null || say "$node@localhost is still alive"
+  done
+  for conf in "$BASE"/pg/*/data/postgresql.conf; do  # the cluster test's PostgreSQL, if any
+    [[ -f $conf ]] || continue
+    name=$(basename "$(dirname "$(dirname "$conf")")")
+    timeout -k 5 90 bash "$PRIVATE" postgres stop "$name" 0 || say "postgres $name did not stop"
+    pid=$(head -1 "$(dirname "$conf")/postmaster.pid" 2>/dev/null || true)
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+  done
+  rm -rf "${BASE:?}"
+  say "removed $BASE"
+}
+
+logs() {  # the tail of every log of every node
+  local lines=${1:-80} f
+  for f in "$BASE"/rabbit/*/log/*; do
+    [[ -f $f && -s $f ]] || continue
+    printf '===== %s (last %s lines)\n' "${f#"$BASE"/}" "$lines"
+    tail -n "$lines" "$f"
+  done
+}
+
+queues() {  # queues NODE ARGS...: rabbitmq-queues against a node of the cluster
+  local node=${1:?node}; shift
+  [[ -f $BASE/rabbit/$node/rabbitmq.conf ]] || die "$node was never started here"
+  HOME="$BASE/home" RABBITMQ_CONF_ENV_FILE="$BASE/rabbit/$node/rabbitmq-env.conf" \
+    ERL_EPMD_ADDRESS=127.0.0.1 timeout -k 5 60 "$RMQ_BIN/rabbitmq-queues" -n "$node@localhost" "$@"
 }
 
 case ${1:-} in
@@ -86,5 +185,10 @@ case ${1:-} in
   stop) stop ;;
   remove) remove ;;
   status) ctl hub1 cluster_status ;;
-  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  ctl) shift; node=${1:?node}; port_of "$node" >/dev/null; shift; ctl "$node" "$@" ;;
+  queues) shift; queues "$@" ;;
+  kill) timeout -k 5 60 bash "$PRIVATE" rabbit kill "${2:?node}" "$(port_of "$2")" ;;
+  revive) boot "${2:?node}" ;;
+  logs) logs "${2:-80}" ;;
+  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
