@@ -95,30 +95,27 @@ async def _hub_hop(opts: Options, base: HubSettings, profile: str | None) -> Ste
         return await run_step(spec, opts.step_timeout_s)
 
 
-async def _backlog(opts: Options, base: HubSettings, profile: str | None) -> StepResult:
-    """Warrants arrive while BNMP's connector is down, then BNMP returns and the hub drains."""
+async def _fill_then_drain(
+    opts: Options, base: HubSettings, profile: str | None, fill_step: str, drain_step: str, n: int
+) -> StepResult:
+    """Run `fill_step` to build a backlog of `n`, then measure `drain_step` draining it."""
     async with sandbox(base) as box:
-        await prepare_hub(box.settings, opts.backlog)
-        fill = await run_step(
-            _spec("hub-hop", box.settings, opts, messages=opts.backlog), opts.step_timeout_s
-        )
-        spec = _spec("backlog-drain", box.settings, opts, messages=opts.backlog, profile=profile)
+        await prepare_hub(box.settings, n)
+        fill = await run_step(_spec(fill_step, box.settings, opts, messages=n), opts.step_timeout_s)
+        spec = _spec(drain_step, box.settings, opts, messages=n, profile=profile)
         drain = await run_step(spec, opts.step_timeout_s)
     drain.extra["fill"] = fill.model_dump(include={"messages", "seconds", "rate", "peak_rss_mb"})
     return drain
+
+
+async def _backlog(opts: Options, base: HubSettings, profile: str | None) -> StepResult:
+    """Warrants arrive while BNMP's connector is down, then BNMP returns and the hub drains."""
+    return await _fill_then_drain(opts, base, profile, "hub-hop", "backlog-drain", opts.backlog)
 
 
 async def _outage(opts: Options, base: HubSettings, profile: str | None) -> StepResult:
     """BNMP down while the hub runs: deliveries deferred to PostgreSQL, then drained in order."""
-    async with sandbox(base) as box:
-        await prepare_hub(box.settings, opts.outage)
-        fill = await run_step(
-            _spec("outage-fill", box.settings, opts, messages=opts.outage), opts.step_timeout_s
-        )
-        spec = _spec("outage-drain", box.settings, opts, messages=opts.outage, profile=profile)
-        drain = await run_step(spec, opts.step_timeout_s)
-    drain.extra["fill"] = fill.model_dump(include={"messages", "seconds", "rate", "peak_rss_mb"})
-    return drain
+    return await _fill_then_drain(opts, base, profile, "outage-fill", "outage-drain", opts.outage)
 
 
 def _steady(step: str, rate: float) -> Callable[..., Awaitable[StepResult]]:

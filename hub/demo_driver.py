@@ -28,7 +28,7 @@ from contracts.people import Person
 from hub.demo_scenario import Step, process_of
 from hub.topology import in_queue
 
-__all__ = ["Driver", "malformed", "order_of", "warrant_of"]
+__all__ = ["Driver", "malformed", "order_of", "preventive_warrant", "warrant_of"]
 
 COURT = Source(connector="court", system="RUPE")
 JUDGE = "Juíza de Plantão"
@@ -46,9 +46,18 @@ def warrant_number(i: int, seq: int = 1) -> str:
 def warrant_of(params: dict[str, Any], now: datetime) -> WarrantIssued:
     """A preventive-arrest warrant for case `i`."""
     i, seq = params["i"], params.get("seq", 1)
+    return preventive_warrant(
+        warrant_number(i, seq), process_of(i), _person(params["person"]), params["court"], now
+    )
+
+
+def preventive_warrant(
+    number: str, process: str, person: Person, court: str, now: datetime
+) -> WarrantIssued:
+    """A preventive-arrest warrant issued and signed `now`, valid for a year."""
     return WarrantIssued(
-        warrant_number=warrant_number(i, seq),
-        process_number=process_of(i),
+        warrant_number=number,
+        process_number=process,
         species=WarrantSpecies.PREVENTIVE,
         reason="garantia da ordem pública",
         legal_ground="CPP art. 312",
@@ -57,8 +66,8 @@ def warrant_of(params: dict[str, Any], now: datetime) -> WarrantIssued:
         issued_at=now,
         signed_at=now,
         judge=JUDGE,
-        issuing_court=params["court"],
-        person=_person(params["person"]),
+        issuing_court=court,
+        person=person,
     )
 
 

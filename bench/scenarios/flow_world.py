@@ -46,12 +46,12 @@ from contracts import (
     ReleaseOrderIssued,
     Source,
     WarrantIssued,
-    WarrantSpecies,
     cpf_check_digits,
     format_cnj,
 )
 from contracts.envelope import AnyPayload
 from contracts.people import Person
+from hub.demo_driver import JUDGE, preventive_warrant
 from hub.settings import HubSettings
 from hub.topology import in_queue
 
@@ -60,7 +60,6 @@ __all__ = ["MARK", "main", "order_number", "warrant_number"]
 MARK = "@flow "
 COURT = Source(connector="court", system="RUPE")
 ISSUING_COURT = "tjmg.vep-bh"
-JUDGE = "Juíza de Plantão"
 _FIRST_PROCESS = 3_000_000  # process numbers NNNNNNN of the flow's cases start here
 _PRELOAD_WINDOW = 500  # warrants published at once; their confirms are pipelined
 _POLL_S = 0.005
@@ -96,20 +95,7 @@ def _person(i: int) -> Person:
 
 def warrant_of(i: int, now: datetime) -> WarrantIssued:
     """The preventive-arrest warrant of case `i`."""
-    return WarrantIssued(
-        warrant_number=warrant_number(i),
-        process_number=process_number(i),
-        species=WarrantSpecies.PREVENTIVE,
-        reason="garantia da ordem pública",
-        legal_ground="CPP art. 312",
-        offence="CP art. 157",
-        valid_until=(now + timedelta(days=365)).date(),
-        issued_at=now,
-        signed_at=now,
-        judge=JUDGE,
-        issuing_court=ISSUING_COURT,
-        person=_person(i),
-    )
+    return preventive_warrant(warrant_number(i), process_number(i), _person(i), ISSUING_COURT, now)
 
 
 def order_of(i: int, unit: str, now: datetime) -> ReleaseOrderIssued:

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import NAMESPACE_URL, uuid5
 
 import asyncpg
 
@@ -23,7 +22,9 @@ from bench.probes import rss_mb
 from bench.results import StepResult, StepSpec
 from bench.scenarios.steady import offer_load
 from bench.traffic import HUB, preload
-from contracts import BnmpDocumentType, BnmpRegistrationCompleted, Envelope, Source
+from connectors.bnmp.handlers import answer
+from connectors.bnmp.mapping import digits, document_of
+from contracts import Envelope
 from hub import metrics
 from hub.app import Hub
 from hub.broker import declare, make_broker
@@ -44,7 +45,6 @@ __all__ = [
 ]
 
 COURT = ConnectorSpec("court", frozenset({"court.warrant.issued"}))
-_BNMP = Source(connector="bnmp", system="BNMP3")
 
 
 def handled(queue: str) -> Counter[str]:
@@ -72,23 +72,10 @@ async def prepare_hub(settings: HubSettings, count: int) -> float:
 
 
 async def _registered(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
-    """BNMP answering at once: the warrant is registered."""
-    result = BnmpRegistrationCompleted(
-        document_number=env.correlation_id,
-        document_type=BnmpDocumentType.WARRANT,
-        bnmp_id=f"BNMP-{env.message_id.hex[:12]}",
-        registered_at=datetime.now(UTC),
-    )
-    mid = uuid5(NAMESPACE_URL, f"bnmp:{env.message_id}")
-    return (
-        Envelope.new(
-            result,
-            source=_BNMP,
-            correlation_id=env.correlation_id,
-            causation_id=env.message_id,
-            message_id=mid,
-        ),
-    )
+    """BNMP answering at once: the connector's own answer to a registration BNMP accepted."""
+    number, _ = document_of(env)
+    body = {"id": f"BNMP-{env.message_id.hex[:12]}", "numeroPeca": digits(number)}
+    return (answer(env, body, datetime.now(UTC)),)
 
 
 async def _refused(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:

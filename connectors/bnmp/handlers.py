@@ -38,20 +38,23 @@ def make_deliver(resources: Mapping[str, Any]) -> Deliver:
     client, clock = _client(resources), resources["clock"]
 
     async def deliver(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
-        body = await client.register(to_peca(env))
-        result = registered(env, body, clock())
-        answer = Envelope.new(
-            result,
-            source=SOURCE,
-            correlation_id=env.correlation_id,
-            causation_id=env.message_id,
-            secrecy=env.secrecy,
-            occurred_at=clock(),
-            message_id=uuid5(NAMESPACE_URL, f"bnmp:registered:{env.message_id}"),
-        )
-        return (answer,)
+        return (answer(env, await client.register(to_peca(env)), clock()),)
 
     return deliver
+
+
+def answer(env: Envelope, body: Any, now: datetime) -> Envelope:
+    """The hub event for BNMP's answer `body` to the registration of `env` (stable id per document
+    delivered); a malformed answer raises `ContractError`."""
+    return Envelope.new(
+        registered(env, body, now),
+        source=SOURCE,
+        correlation_id=env.correlation_id,
+        causation_id=env.message_id,
+        secrecy=env.secrecy,
+        occurred_at=now,
+        message_id=uuid5(NAMESPACE_URL, f"bnmp:registered:{env.message_id}"),
+    )
 
 
 async def _publish_changes(resources: Mapping[str, Any], since: datetime) -> datetime:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from hub.demo_scenario import COURTS, Person, Step, build_scenario
 
@@ -32,12 +32,8 @@ __all__ = [
     "build_plan",
 ]
 
-FaultAction = Literal[
-    "kill_hub",
-    "broker_restart",
-    "broker_kill",
-    "pg_restart",
-    "pg_crash",
+InfraAction = Literal["broker_restart", "broker_kill", "pg_restart", "pg_crash"]
+WindowAction = Literal[
     "bnmp_down",
     "bnmp_slow",
     "bnmp_garbage",
@@ -49,19 +45,9 @@ FaultAction = Literal[
     "court_down",
     "units_slow",
 ]
-INFRA: Final[tuple[FaultAction, ...]] = ("broker_restart", "broker_kill", "pg_restart", "pg_crash")
-WINDOWS: Final[tuple[FaultAction, ...]] = (
-    "bnmp_down",
-    "bnmp_slow",
-    "bnmp_garbage",
-    "bnmp_timeout",
-    "bnmp_errors",
-    "setarim_down",
-    "setarim_slow",
-    "setarim_garbage",
-    "court_down",
-    "units_slow",
-)
+FaultAction = Literal["kill_hub", InfraAction, WindowAction]
+INFRA: Final[tuple[FaultAction, ...]] = get_args(InfraAction)
+WINDOWS: Final[tuple[FaultAction, ...]] = get_args(WindowAction)
 MALFORMED: Final = ("not_json", "bad_cnj", "unknown_kind", "old_schema", "wrong_queue")
 _UNKNOWN_UNIT: Final = "mg.desconhecida"
 _NOBODY: Final = Person("52998224725", "Pessoa Exemplo", "Mãe Exemplo")

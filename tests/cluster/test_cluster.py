@@ -63,6 +63,7 @@ from tests.cluster.nodes import (
     node_logs,
     sh,
 )
+from tests.integration.harness import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -111,22 +112,10 @@ async def until(
     what: str,
     detail: Callable[[], Awaitable[object]] | None = None,
 ) -> float:
-    """Poll `check` (every 0.25 s, each poll bounded too) until true; return the seconds it took.
-    After `within` s, fail saying what was awaited and, from `detail`, where things stood."""
+    """`wait_for` at the cluster's pace (every 0.25 s); return the seconds it took."""
     t0 = time.monotonic()
-    while not await _bounded_poll(check, what):
-        if time.monotonic() - t0 > within:
-            where = f": {await _bounded_poll(detail, what)}" if detail is not None else ""
-            pytest.fail(f"timed out after {within:.0f} s waiting for {what}{where}")
-        await asyncio.sleep(0.25)
+    await wait_for(check, within=within, every=0.25, what=what, detail=detail)
     return time.monotonic() - t0
-
-
-async def _bounded_poll(poll: Callable[[], Awaitable[Any]], what: str) -> Any:
-    try:
-        return await asyncio.wait_for(poll(), 30)
-    except TimeoutError:
-        pytest.fail(f"no answer in 30 s from a poll while waiting for {what}")
 
 
 # ------------------------------------------------------------------ the cluster

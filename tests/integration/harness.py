@@ -17,6 +17,8 @@ from contracts import Envelope
 from hub.settings import HubSettings
 from hub.store import connect
 
+_POLL_S = 30.0  # one poll that takes longer than this fails the wait (a service stopped answering)
+
 
 async def wait_for(
     condition: Callable[[], Awaitable[Any]],
@@ -24,16 +26,26 @@ async def wait_for(
     within: float = 30.0,
     every: float = 0.05,
     what: str = "condition",
+    detail: Callable[[], Awaitable[object]] | None = None,
 ) -> Any:
-    """Poll `condition` until it returns something truthy; fail after `within` seconds."""
+    """Poll `condition` until it returns something truthy; fail after `within` seconds, saying
+    what was awaited and, from `detail`, where things stood. Each poll is bounded too."""
     deadline = time.monotonic() + within
     while True:
-        result = await condition()
+        result = await _bounded(condition, what)
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
+            where = f": {await _bounded(detail, what)}" if detail is not None else ""
+            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}{where}")
         await asyncio.sleep(every)
+
+
+async def _bounded(poll: Callable[[], Awaitable[Any]], what: str) -> Any:
+    try:
+        return await asyncio.wait_for(poll(), _POLL_S)
+    except TimeoutError:
+        raise AssertionError(f"no answer in {_POLL_S:.0f} s from a poll for {what}") from None
 
 
 class FakeClock:
