@@ -282,9 +282,11 @@ async def running(cluster: None) -> AsyncIterator[Running]:
 
 
 def _reclaim_cut_connections() -> None:
-    """Collect, here, the AMQP sockets that the node kill cut through the balancer and that the
-    hub's robust connection replaced without closing: collected later, their ResourceWarnings
-    surface in whichever test runs next (filterwarnings=error). A known leak, not yet traced."""
+    """Collect, here, the sockets of AMQP connection attempts made through the balancer while a
+    node was down: collected later, their ResourceWarnings surface in whichever test runs next
+    (filterwarnings=error). Their tracebacks end in `asyncio.open_connection` ->
+    `loop.create_connection`, most likely Python 3.11 leaking the socket of a connect attempt that
+    is cancelled (aio-pika's connect timeout); not traced further."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()
