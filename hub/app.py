@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import httpx
 import structlog
+from aio_pika.abc import AbstractIncomingMessage
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitMessage, RabbitRouter
 
@@ -28,6 +29,7 @@ from hub.core import Directory, decide
 from hub.deadletter import consume_dead_letter
 from hub.delivery import Deliveries, run_drainer
 from hub.engine import Clock, Engine
+from hub.intake import Intake, WorkQueue
 from hub.outbox import run_relay
 from hub.publisher import Publisher, RabbitPublisher
 from hub.retry import RetryPolicy
@@ -93,19 +95,20 @@ class Hub:
         self.deliveries: dict[str, Deliveries] = {}
         self._verifier_factories: dict[str, VerifyFactory] = {}
         self.verifiers: dict[str, Verify] = {}
+        self.work: list[WorkQueue] = []
+        self.intake = Intake(settings.rabbit.prefetch)
         for router in self._routers():
             self.broker.include_router(router)
 
     # ------------------------------------------------------------------ wiring
 
     def _routers(self) -> list[RabbitRouter]:
+        """FastStream routers for the dead-letter parkers; the work queues go to `hub.intake`."""
         routers = []
         for name in CONNECTORS:
             spec = self.specs.get(name) or ConnectorSpec(name, frozenset())
-            router = RabbitRouter()
             kinds = ", ".join(sorted(spec.accepts)) or "none"
-            self._subscribe(
-                router,
+            self._work(
                 in_queue(name),
                 accepts=spec.accepts,
                 about=f"{spec.description} The hub consumes what they send: {kinds}.",
@@ -113,23 +116,19 @@ class Hub:
             if spec.verify is not None:
                 self._verifier_factories[in_queue(name)] = spec.verify
             if spec.deliver is not None:
-                self._subscribe(
-                    router,
+                self._work(
                     out_queue(name),
                     accepts=(),
                     about=f"The hub delivers these to {name} over its API.",
                 )
                 self._factories[name] = spec.deliver
+            router = RabbitRouter()
             self._subscribe_dlq(router, name)
             routers.append(router)
         return routers
 
-    def _subscribe(
-        self, router: RabbitRouter, queue: str, *, accepts: Any, about: str = ""
-    ) -> None:
-        q = rabbit_queue(self.topology.queue(queue))
-
-        async def handle(message: RabbitMessage) -> None:
+    def _work(self, queue: str, *, accepts: Any, about: str) -> None:
+        async def handle(message: AbstractIncomingMessage) -> None:
             await self.consumer.consume(
                 message,
                 queue,
@@ -138,14 +137,7 @@ class Hub:
                 verify=self.verifiers.get(queue),
             )
 
-        handle.__doc__ = f"Consume {queue}."
-        router.subscriber(
-            q,
-            ack_policy=AckPolicy.REJECT_ON_ERROR,
-            title=queue,
-            description=about or None,
-            decoder=whole_message,
-        )(handle)
+        self.work.append(WorkQueue(queue, handle, about))
 
     def _subscribe_dlq(self, router: RabbitRouter, connector: Any) -> None:
         q = rabbit_queue(self.topology.queue(f"hub.{connector}.dlq"))
@@ -184,6 +176,7 @@ class Hub:
         await declare(self.broker, self.topology)
         await self.engine.start()
         await self.broker.start()
+        await self.intake.start(await self.broker.connect(), self.work)
         if self._background:
             self._start_background()
         log.info("hub.started", units=len(self.settings.units))
@@ -226,6 +219,7 @@ class Hub:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.intake.stop()
         await self.broker.stop()
         await self.engine.stop()
         await self.http.aclose()

@@ -3,7 +3,7 @@
 Handlers never ack. They give `Consumer.consume` the raw message and, for an outbound queue, the
 `Deliveries` that call the external system. Then:
 
-* success → return, and FastStream acks (after the engine's commit and confirms);
+* success → return, and `hub.intake` acks (after the engine's commit and confirms);
 * the external system is down and its circuit open → the delivery is deferred (kept in order in
   PostgreSQL) and acked; the drainer makes it when the system returns;
 * transient error → the message is republished to the next rung of the retry ladder with the attempt
@@ -25,13 +25,12 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import structlog
-from faststream.exceptions import NackMessage
-from faststream.rabbit import RabbitMessage
+from aio_pika.abc import AbstractIncomingMessage
 
 from contracts import ContractError, Envelope, parse_envelope
 from hub import metrics
 from hub.engine import Clock, Engine, Job, as_hub_error
-from hub.errors import PublishFailed
+from hub.errors import PublishFailed, Requeue
 from hub.outgoing import Outgoing
 from hub.publisher import Publisher
 from hub.retry import ATTEMPT_HEADER, Decision, RetryPolicy
@@ -70,16 +69,16 @@ class Received:
     user_id: str | None = None
 
     @classmethod
-    def of(cls, message: RabbitMessage, queue: str) -> Received:
-        """Take what the hub needs from a FastStream message."""
+    def of(cls, message: AbstractIncomingMessage, queue: str) -> Received:
+        """Take what the hub needs from a delivered message."""
         return cls(
             queue,
             message.body,
             dict(message.headers),
-            message.raw_message.message_id,  # not FastStream's: it invents ids when absent
-            message.raw_message.correlation_id,
-            message.raw_message.type,
-            message.raw_message.user_id,
+            message.message_id,
+            message.correlation_id,
+            message.type,
+            message.user_id,
         )
 
     @property
@@ -104,14 +103,14 @@ class Consumer:
 
     async def consume(
         self,
-        message: RabbitMessage,
+        message: AbstractIncomingMessage,
         queue: str,
         *,
         accepts: Collection[str] = (),
         deliveries: Deliveries | None = None,
         verify: Verify | None = None,
     ) -> None:
-        """Handle one message from `queue`; raises only to requeue (module docstring)."""
+        """Handle one message from `queue`; raises only `Requeue` (module docstring)."""
         received = Received.of(message, queue)
         started = time.perf_counter()
         kind = "unknown"
@@ -165,12 +164,12 @@ class Consumer:
             error=type(error).__name__,
         )
         if decision.verdict == "requeue":
-            raise NackMessage(requeue=True)
+            raise Requeue(r.queue)
         try:
             await self._publisher.publish(_redirect(r, decision, error, self._clock()))
         except PublishFailed as e:
             log.error("message.settle_failed", queue=r.queue, message_id=r.message_id, error=str(e))
-            raise NackMessage(requeue=True) from e
+            raise Requeue(r.queue) from e
 
 
 def _check_accepted(env: Envelope, accepts: Collection[str], queue: str) -> None:

@@ -9,9 +9,11 @@
     │   └── StoreUnavailable      PostgreSQL could not be reached or the transaction must be retried
     ├── PermanentError            dead-letter now, with the reason; retrying cannot help
     │   ├── UpstreamRejected      an external system refused the document (4xx, business error)
-    │   ├── StaleMessage          the business state moved on (revoked, superseded, already
-    complied) │   └── Unroutable            no destination exists for the message └── PublishFailed
-    the broker returned, nacked or did not confirm a publish
+    │   ├── StaleMessage          the business state moved on (revoked, superseded, complied)
+    │   └── Unroutable            no destination exists for the message
+    └── PublishFailed             the broker returned, nacked or did not confirm a publish
+
+    Requeue                       not an error: the message goes back to its queue (nack)
 
 Pure code raises `contracts.ContractError` (and its `IllegalTransition`); the engine treats it as
 permanent. Library errors (httpx, asyncpg, aio-pika) are translated into this tree at the boundary.
@@ -24,6 +26,7 @@ __all__ = [
     "OutOfOrder",
     "PermanentError",
     "PublishFailed",
+    "Requeue",
     "StaleMessage",
     "StoreUnavailable",
     "TransientError",
@@ -111,3 +114,8 @@ class PublishFailed(HubError):
     """The broker returned the message as unroutable, nacked it, or did not confirm it in time."""
 
     reason = "publish_failed"
+
+
+class Requeue(Exception):
+    """Not a failure of the message: the broker could not take its redirect, so it goes back to
+    its queue (nack with requeue) and comes again; the quorum queue's delivery limit ends a loop."""
