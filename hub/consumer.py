@@ -31,7 +31,7 @@ from contracts import ContractError, Envelope, parse_envelope
 from hub import metrics
 from hub.engine import Clock, Engine, Job, as_hub_error
 from hub.errors import PublishFailed, Requeue
-from hub.outgoing import Outgoing
+from hub.outgoing import DISTRIBUTION_HEADERS, Outgoing
 from hub.publisher import Publisher
 from hub.retry import ATTEMPT_HEADER, Decision, RetryPolicy
 from hub.runtime import Inbound, Verify
@@ -74,7 +74,7 @@ class Received:
         return cls(
             queue,
             message.body,
-            dict(message.headers),
+            {k: v for k, v in message.headers.items() if k not in DISTRIBUTION_HEADERS},
             message.message_id,
             message.correlation_id,
             message.type,
@@ -144,7 +144,7 @@ class Consumer:
             finally:
                 deliveries.deferral_settled(env.message_id)
             return "deferred"
-        await self._engine.run(Job(r.queue, env.message_id, result, acks=env.message_id))
+        await self._engine.run(Job(r.queue, env.message_id, result, acks=(r.queue, env.message_id)))
         return "ok"
 
     async def settle(self, r: Received, kind: str, error: BaseException) -> None:

@@ -12,7 +12,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -76,8 +76,16 @@ def parked_from(
     correlation_id: str | None,
     message_type: str | None,
 ) -> Parked:
-    """Build the stored form of a dead letter from the message as it arrived in the DLQ (pure)."""
-    clean = {k: v for k, v in headers.items() if not k.startswith("x-death")}
+    """Build the stored form of a dead letter from the message as it arrived in the DLQ (pure).
+
+    Total: whatever the sender put in the message, the record can be stored (PostgreSQL's text
+    and jsonb refuse the NUL character: it becomes U+FFFD; an id that is no UUID is kept only in
+    the headers), so a dead letter never loops between its queue and a failing insert.
+    """
+    clean = _storable({k: v for k, v in headers.items() if not k.startswith("x-death")})
+    if message_id is not None and not _is_uuid(message_id):
+        clean["x-hub-original-message-id"] = _storable(message_id)
+        message_id = None
     if "x-hub-error-reason" in headers:
         reason = str(headers["x-hub-error-reason"])
         error_type = str(headers.get("x-hub-error-type", "Unknown"))
@@ -88,17 +96,46 @@ def parked_from(
     return Parked(
         message_id=message_id,
         connector=connector,
-        queue=queue,
-        kind=_peek(body, "kind", message_type),
-        correlation_id=correlation_id or _peek(body, "correlation_id", None),
-        error_type=error_type,
-        reason=reason,
-        error_message=str(headers.get("x-hub-error-message", ""))[:1000],
-        trace=str(headers.get("x-hub-error-trace", "")),
+        queue=_storable(queue),
+        kind=_storable(_peek(body, "kind", message_type)),
+        correlation_id=_storable(correlation_id or _peek(body, "correlation_id", None)),
+        error_type=_storable(error_type),
+        reason=_storable(reason),
+        error_message=_storable(str(headers.get("x-hub-error-message", ""))[:1000]),
+        trace=_storable(str(headers.get("x-hub-error-trace", ""))),
         body=body,
         headers=json.loads(json.dumps(clean, default=str)),
-        attempts=int(headers.get(ATTEMPT_HEADER, 0) or 0),
+        attempts=_count(headers.get(ATTEMPT_HEADER)),
     )
+
+
+T = TypeVar("T")
+
+
+def _storable(value: T) -> T:
+    """`value` with every NUL character in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}  # type: ignore[return-value]
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]  # type: ignore[return-value]
+    return value
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _count(value: object) -> int:
+    try:
+        return max(0, int(str(value or 0)))
+    except ValueError:
+        return 0
 
 
 _UPSERT = """

@@ -115,42 +115,42 @@ RELEASE_DOCS: Final = (
 )
 
 
-def forward_id(env: Envelope, queue: str) -> UUID:
-    """A stable id per (message, destination): replays dedup downstream."""
-    return uuid5(NAMESPACE_URL, f"hub:{env.message_id}:{queue}")
-
-
-def _copy_for(env: Envelope, queue: str, headers: dict[str, str], now: datetime) -> Outcome:
-    out = env.model_copy(
-        update={"message_id": forward_id(env, queue), "causation_id": env.message_id}
-    )
-    message = Outgoing(
-        "", queue, out.to_bytes(), str(out.message_id), env.correlation_id, headers, env.kind
-    )
-    sent = AuditEntry(
-        now,
-        "hub",
-        "message.sent",
-        env.correlation_id,
-        {"kind": env.kind, "to": queue, "message_id": str(out.message_id)},
-    )
-    return Outcome(sends=(message,), audit=(sent,))
+def forward_id(env: Envelope) -> UUID:
+    """A stable id for `env` as the hub forwards it: replays dedup downstream. Every destination
+    gets the same copy (one publish); each consumer dedups on (its queue, this id)."""
+    return uuid5(NAMESPACE_URL, f"hub:{env.message_id}:forward")
 
 
 def sends(
     env: Envelope, unit: str | None, d: Directory, now: datetime, court: str | None = None
 ) -> Outcome:
-    """Route `env`; each copy gets a stable id, and the court it concerns in `x-hub-court`."""
+    """Route `env`: one copy, with a stable id, to every cleared destination (the first queue as
+    routing key, the others in `cc`), and the court it concerns in `x-hub-court`."""
     headers = {"x-hub-kind": env.kind, **({"x-hub-court": court} if court else {})}
-    total = Outcome()
+    audit: list[AuditEntry] = []
+    queues: list[str] = []
     for r in route(env, unit, d.units):
         if r.withheld:
             detail = {"kind": env.kind, "to": r.connector, "why": r.withheld}
-            withheld = AuditEntry(now, "hub", "message.withheld", env.correlation_id, detail)
-            total += Outcome(audit=(withheld,))
+            audit.append(AuditEntry(now, "hub", "message.withheld", env.correlation_id, detail))
         else:
-            total += _copy_for(env, r.queue, headers, now)
-    return total
+            queues.append(r.queue)
+    if not queues:
+        return Outcome(audit=tuple(audit))
+    out = env.model_copy(update={"message_id": forward_id(env), "causation_id": env.message_id})
+    message = Outgoing(
+        "",
+        queues[0],
+        out.to_bytes(),
+        str(out.message_id),
+        env.correlation_id,
+        headers,
+        env.kind,
+        tuple(queues[1:]),
+    )
+    detail = {"kind": env.kind, "to": ", ".join(queues), "message_id": str(out.message_id)}
+    audit.append(AuditEntry(now, "hub", "message.sent", env.correlation_id, detail))
+    return Outcome(sends=(message,), audit=tuple(audit))
 
 
 def hub_event(cause: Envelope, payload: Any, now: datetime) -> Envelope:

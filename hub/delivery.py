@@ -244,7 +244,7 @@ class Deliveries:
             return undo
         if self.circuit.state == "open" or self.circuit.failures:
             await self._recovered()
-        return dataclasses.replace(undo, events=events, acks=r["message_id"])
+        return dataclasses.replace(undo, events=events, acks=(r["queue"], r["message_id"]))
 
 
 def _parse(body: bytes) -> Envelope | ContractError:

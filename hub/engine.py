@@ -53,7 +53,7 @@ class Job:
     consumer: str
     message_id: UUID
     events: tuple[Envelope, ...]
-    acks: UUID | None = None
+    acks: tuple[str, UUID] | None = None  # the delivery (queue, message id) this job made
     defer: Deferred | None = None
     undefer: int | None = None
     future: asyncio.Future[None] | None = field(default=None, repr=False)
@@ -83,7 +83,7 @@ class _Batch:
     alerted: list[tuple[str, str, int]] = field(default_factory=list)
     sends: list[Outgoing] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
-    acks: list[UUID] = field(default_factory=list)
+    acks: list[tuple[str, UUID]] = field(default_factory=list)
     defers: list[Deferred] = field(default_factory=list)
     undefers: list[int] = field(default_factory=list)
     failed: list[tuple[Job, BaseException]] = field(default_factory=list)

@@ -30,7 +30,7 @@ async def relay_once(
     """Publish up to `limit` unconfirmed rows older than `grace_s`; return the count confirmed."""
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
-            "SELECT message_id, exchange, routing_key, body, headers, kind, correlation_id"
+            "SELECT message_id, exchange, routing_key, body, headers, kind, correlation_id, cc"
             " FROM outbox WHERE confirmed_at IS NULL"
             " AND created_at < now() - make_interval(secs => $1)"
             " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -59,6 +59,7 @@ def _outgoing(r: Any) -> Outgoing:
         correlation_id=r["correlation_id"],
         headers=r["headers"],
         kind=r["kind"],
+        cc=tuple(r["cc"]),
     )
 
 

@@ -6,12 +6,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Outgoing"]
+__all__ = ["DISTRIBUTION_HEADERS", "Outgoing"]
+
+# Headers that tell RabbitMQ where to route (sender-selected distribution): set from `Outgoing.cc`
+# when publishing, never carried from a consumed message into another publish.
+DISTRIBUTION_HEADERS = frozenset({"CC", "BCC"})
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One message to publish: where, what, and its AMQP properties."""
+    """One message to publish: where, what, and its AMQP properties.
+
+    `cc` names more routing keys for the same message (RabbitMQ's sender-selected distribution:
+    the `CC` header): one publish and one confirm put it in every queue named.
+    """
 
     exchange: str
     routing_key: str
@@ -20,3 +28,9 @@ class Outgoing:
     correlation_id: str = ""
     headers: Mapping[str, Any] = field(default_factory=dict)
     kind: str = ""
+    cc: tuple[str, ...] = ()
+
+    @property
+    def routing_keys(self) -> tuple[str, ...]:
+        """Every routing key the message is published with."""
+        return (self.routing_key, *self.cc)

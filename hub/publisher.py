@@ -10,6 +10,13 @@ FastStream's per-message encoding, exchange lookup and message object are work t
 not need (about a third of a hop's publishing CPU, `bench/README.md`). The guarantees are the
 channel's: the broker's confirm is awaited for each message, and a return raises.
 
+A message for several queues is published once, with the others in its `CC` header (RabbitMQ's
+sender-selected distribution): one publish, one confirm. `mandatory` then returns it only when it
+reached no queue at all, so every queue the hub routes to is one the hub declared at start-up
+(`hub.topology`; units outside it are refused as `unknown_unit` before routing). A `CC` or `BCC`
+header a consumed message carried is never published again: a retry, dead letter or replay goes to
+its one queue.
+
 After a nack the next publishes go on a fresh channel (at most one a second). RabbitMQ 3.10 nacks,
 for the channel's whole life, every publish to a quorum queue whose first publish on that channel
 came while the queue's leader node was down: the channel never learns the new leader
@@ -32,7 +39,7 @@ import aiormq
 from faststream.rabbit import RabbitBroker, RabbitExchange
 
 from hub.errors import PublishFailed
-from hub.outgoing import Outgoing
+from hub.outgoing import DISTRIBUTION_HEADERS, Outgoing
 
 __all__ = ["APP_ID", "Outgoing", "Publisher", "RabbitPublisher"]
 
@@ -149,7 +156,9 @@ class RabbitPublisher:
 
 
 def _properties(m: Outgoing) -> aiormq.spec.Basic.Properties:
-    headers: dict[str, Any] = dict(m.headers)
+    headers: dict[str, Any] = {k: v for k, v in m.headers.items() if k not in DISTRIBUTION_HEADERS}
+    if m.cc:
+        headers["CC"] = list(m.cc)
     return aiormq.spec.Basic.Properties(
         content_type="application/json",
         delivery_mode=_PERSISTENT,

@@ -1,8 +1,9 @@
 """The hub under test, in-process: a `Hub` with its background loops on, in its own vhost/schema.
 
 One hop is one `court.warrant.issued` consumed from `hub.court.in` and fully processed: inbox claim,
-decision, warrant row, BNMP-registration deadline, two outbox rows, four audit entries, commit, the
-two publishes (to `hub.bnmp.out` and `hub.setarim.out`) confirmed, the confirms recorded, the ack.
+decision, warrant row, BNMP-registration deadline, one outbox row, three audit entries, commit, the
+publish to `hub.bnmp.out` and `hub.setarim.out` (one message, `CC`) confirmed, the confirm recorded,
+the ack.
 """
 
 from __future__ import annotations

@@ -291,23 +291,28 @@ def _id(value: object) -> str | None:
 async def _deliveries_made(
     pool: asyncpg.Pool, world: SimWorld
 ) -> tuple[tuple[str, str, bool], ...]:
-    """Each delivery the hub committed to an outbound queue, and whether it was made: the court and
-    the units say what they received (by message id); for BNMP and SETARIM, the hub's inbox."""
+    """Each delivery the hub committed to an outbound queue (a message goes to every queue of its
+    destination set), and whether it was made."""
     rows = await pool.fetch(
-        "SELECT o.routing_key AS queue, o.message_id::text AS mid, EXISTS (SELECT 1 FROM inbox i"
-        " WHERE i.consumer = o.routing_key AND i.message_id = o.message_id) AS recorded"
-        " FROM outbox o WHERE o.exchange = '' AND o.routing_key LIKE 'hub.%.out'"
+        "SELECT d.queue, o.message_id::text AS mid, EXISTS (SELECT 1 FROM inbox i"
+        " WHERE i.consumer = d.queue AND i.message_id = o.message_id) AS recorded"
+        " FROM outbox o, unnest(array_prepend(o.routing_key, o.cc)) AS d(queue)"
+        " WHERE o.exchange = '' AND d.queue LIKE 'hub.%.out'"
     )
-    received = set(world.units.seen) | set(world.court.effects.attempts)
-    witnessed = ("hub.court.out", "hub.custodial_unit.")
-    return tuple(
-        (
-            r["queue"],
-            r["mid"],
-            r["mid"] in received if r["queue"].startswith(witnessed) else bool(r["recorded"]),
-        )
-        for r in rows
-    )
+    witnesses = {
+        "hub.court.out": set(world.court.effects.attempts),
+        "hub.custodial_unit.": set(world.units.seen),
+    }
+    return tuple((r["queue"], r["mid"], _made(r, witnesses)) for r in rows)
+
+
+def _made(row: Any, witnesses: Mapping[str, set[str]]) -> bool:
+    """The court and the units say what they received (by message id); for BNMP and SETARIM,
+    the hub's inbox of their queue says it."""
+    for prefix, received in witnesses.items():
+        if row["queue"].startswith(prefix):
+            return bool(row["mid"] in received)
+    return bool(row["recorded"])
 
 
 async def take_snapshot(

@@ -116,19 +116,20 @@ async def timeline(conn: Conn, subject: str) -> dict[str, Any]:
         subject,
     )
     sent = await conn.fetch(
-        "SELECT message_id, routing_key, kind, created_at, confirmed_at, acked_at FROM outbox"
+        "SELECT message_id, routing_key, cc, kind, created_at, confirmed_at FROM outbox"
         " WHERE correlation_id = $1 ORDER BY id LIMIT 1000",
+        subject,
+    )
+    acks = await conn.fetch(
+        "SELECT a.queue, a.acked_at, o.kind FROM outbox_acks a JOIN outbox o USING (message_id)"
+        " WHERE o.correlation_id = $1 ORDER BY a.acked_at LIMIT 1000",
         subject,
     )
     delivered = [
         TimelineEvent(
-            r["acked_at"],
-            "hub",
-            f"{r['kind']} delivered to {r['routing_key']}",
-            {"kind": r["kind"]},
+            r["acked_at"], "hub", f"{r['kind']} delivered to {r['queue']}", {"kind": r["kind"]}
         )
-        for r in sent
-        if r["acked_at"] is not None
+        for r in acks
     ]
     events = sorted_timeline(
         (audit_event(r["at"], r["actor"], r["action"], r["detail"]) for r in audit),

@@ -201,6 +201,7 @@ async def save_outbox(conn: Conn, messages: Sequence[Outgoing]) -> None:
                     dict(m.headers),
                     m.kind,
                     m.correlation_id,
+                    list(m.cc),
                 )
                 for m in messages
             ],
@@ -212,6 +213,7 @@ async def save_outbox(conn: Conn, messages: Sequence[Outgoing]) -> None:
                 "headers",
                 "kind",
                 "correlation_id",
+                "cc",
             ],
         )
 
@@ -226,13 +228,16 @@ async def mark_confirmed(conn: Conn, message_ids: Sequence[str]) -> None:
         )
 
 
-async def mark_acked(conn: Conn, message_ids: Sequence[UUID]) -> None:
-    """The receiving consumer processed these messages (the technical acknowledgement)."""
-    if message_ids:
+async def mark_acked(conn: Conn, acks: Sequence[tuple[str, UUID]]) -> None:
+    """The hub's consumer of each queue made these (queue, message id) deliveries: the technical
+    acknowledgement, one per destination. It does not stand for the broker's confirm of the
+    message: one queue of its set having it does not prove the others do."""
+    if acks:
         await conn.execute(
-            "UPDATE outbox SET acked_at = now(), confirmed_at = coalesce(confirmed_at, now())"
-            " WHERE message_id = ANY($1::uuid[])",
-            list(message_ids),
+            "INSERT INTO outbox_acks (queue, message_id)"
+            " SELECT * FROM unnest($1::text[], $2::uuid[]) ON CONFLICT DO NOTHING",
+            [q for q, _ in acks],
+            [m for _, m in acks],
         )
 
 

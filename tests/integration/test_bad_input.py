@@ -35,6 +35,9 @@ BAD = [
     ("kind_mismatch", malformed("wrong_queue", NOW), "invalid_envelope"),
     ("huge", _doc(padding="x" * 2_000_000), "invalid_envelope"),
     ("naive_time", _doc(occurred_at="2026-11-22T12:00:00"), "invalid_envelope"),
+    # PostgreSQL's text refuses NUL: the dead letter must still be stored (shown as U+FFFD)
+    ("nul_in_kind", _doc(kind="court.release_order.issued\u0000"), "unknown_kind"),
+    ("nul_in_correlation", _doc(correlation_id="\u0000"), "invalid_envelope"),
 ]
 
 

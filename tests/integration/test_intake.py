@@ -24,7 +24,10 @@ async def test_settlements(settings: HubSettings) -> None:
     `multiple` ack covered #0), #1 was handled twice, #2 is in the dead-letter queue."""
     async with amqp(settings) as ch:
         await ch.declare_queue("work.dead", durable=True, arguments=_QUORUM)
-        dead_letters: dict[str, Any] = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "work.dead"}
+        dead_letters: dict[str, Any] = {
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": "work.dead",
+        }
         await ch.declare_queue("work", durable=True, arguments={**_QUORUM, **dead_letters})
         for i in range(40):
             await ch.default_exchange.publish(aio_pika.Message(str(i).encode()), "work")

@@ -12,7 +12,7 @@ from hub.outgoing import Outgoing
 from hub.publisher import RabbitPublisher
 from hub.settings import HubSettings
 
-from .harness import amqp
+from .harness import amqp, drain
 
 
 def _msg(routing_key: str, exchange: str = "") -> Outgoing:
@@ -58,3 +58,24 @@ async def test_publish_many_reports_each_failure_in_order(settings: HubSettings)
     finally:
         await broker.stop()
     assert [r is None for r in results] == [True, False, True]
+
+
+async def test_one_publish_reaches_every_queue_of_its_set(settings: HubSettings) -> None:
+    """A message with `cc` is published once and lands in each queue named, without the `CC`
+    header it was routed by being taken further; a CC header it carried in is not published."""
+    async with amqp(settings) as ch:
+        for name in ("a", "b", "c", "elsewhere"):
+            await ch.declare_queue(name, durable=True)
+    broker = make_broker(settings.rabbit)
+    await broker.connect()
+    try:
+        m = Outgoing("", "a", b"{}", str(uuid.uuid4()), "c", {"CC": ["elsewhere"]}, "t", ("b", "c"))
+        await RabbitPublisher(broker).publish(m)
+        alone = Outgoing("", "a", b"{}", str(uuid.uuid4()), "c", {"CC": ["elsewhere"]}, "t")
+        await RabbitPublisher(broker).publish(alone)
+    finally:
+        await broker.stop()
+    async with amqp(settings) as ch:
+        got = {name: [x.message_id for x in await drain(ch, name)] for name in ("a", "b", "c")}
+        assert await drain(ch, "elsewhere") == []
+    assert got == {"a": [m.message_id, alone.message_id], "b": [m.message_id], "c": [m.message_id]}

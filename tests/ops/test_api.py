@@ -204,7 +204,8 @@ async def test_replay_of_a_warrant_revoked_meanwhile_is_refused_and_audited(
         await publish(s, "hub.court.in", make_warrant())
         letter = await _one_parked(r)
         await _revoke_meanwhile(r, letter["id"])
-        calls_before = len(bnmp.calls)
+        issued = "court.warrant.issued"  # the counter-warrant's own call may come at any time
+        calls_before = [c.kind for c in bnmp.calls].count(issued)
         answer = await r.client.post(
             f"/api/dead-letters/{letter['id']}/replay", json=reason, headers=OPERATOR
         )
@@ -214,7 +215,7 @@ async def test_replay_of_a_warrant_revoked_meanwhile_is_refused_and_audited(
         assert "revoked" in refusal["why"]
         async with amqp(s) as channel:
             assert await depth(channel, "hub.bnmp.out") == 0
-        assert len(bnmp.calls) == calls_before  # BNMP never saw the warrant again
+        assert [c.kind for c in bnmp.calls].count(issued) == calls_before  # never seen again
     entries = await r.audit("dead_letter.replay_refused")
     assert len(entries) == 1
     entry = entries[0]
