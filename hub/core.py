@@ -24,7 +24,7 @@ from hub.deciders import DECIDERS
 from hub.decision import HUB_SOURCE, RELEASE_DOCS, Directory, Outcome, View
 from hub.errors import OutOfOrder
 
-__all__ = ["HUB_SOURCE", "Directory", "Outcome", "View", "decide", "keys_for"]
+__all__ = ["HUB_SOURCE", "Directory", "Outcome", "View", "decide", "keys_for", "reads_outages"]
 
 
 def keys_for(env: Envelope) -> tuple[set[str], set[str]]:
@@ -43,6 +43,11 @@ def keys_for(env: Envelope) -> tuple[set[str], set[str]]:
     if isinstance(p, DeadlineAlert):
         return {p.subject_id}, set()
     return {env.correlation_id}, set()
+
+
+def reads_outages(env: Envelope) -> bool:
+    """Whether a decision on `env` reads BNMP's outages (the contingency rule, S003 art.12 §2)."""
+    return isinstance(env.payload, ReleaseOrderIssued)
 
 
 def decide(env: Envelope, view: View, now: datetime, directory: Directory) -> Outcome:

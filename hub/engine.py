@@ -31,7 +31,7 @@ import structlog
 
 from contracts import Envelope
 from hub.audit import AuditEntry
-from hub.core import Outcome, View, keys_for
+from hub.core import Outcome, View, keys_for, reads_outages
 from hub.errors import StoreUnavailable
 from hub.outgoing import Outgoing
 from hub.publisher import Publisher
@@ -318,15 +318,17 @@ class Engine:
     async def _load(self, conn: Any, jobs: Sequence[Job]) -> View:
         orders: set[str] = set()
         warrants: set[str] = set()
+        outages = False
         for job in jobs:
             for env in job.events:
                 o, w = keys_for(env)
                 orders |= o
                 warrants |= w
+                outages = outages or reads_outages(env)
         return View(
             orders=await state_repo.load_orders(conn, orders),
             warrants=await state_repo.load_warrants(conn, warrants),
-            bnmp_outages=await state_repo.load_outages(conn, "bnmp"),
+            bnmp_outages=await state_repo.load_outages(conn, "bnmp") if outages else (),
         )
 
     async def _write(self, conn: Any, batch: _Batch) -> None:
@@ -364,6 +366,8 @@ class Engine:
         stop before it is written, the relay re-publishes (consumers dedup by message id).
         """
         try:
+            # Gathered a moment first: under a light load, one UPDATE for many batches' confirms.
+            await asyncio.sleep(self._settings.confirm_record_ms / 1000)
             while self._confirmed:
                 ids, self._confirmed = self._confirmed, []
                 try:

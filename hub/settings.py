@@ -58,6 +58,8 @@ class EngineSettings(BaseModel):
     max_batch: int = Field(default=256, ge=1)
     max_wait_ms: float = Field(default=2.0, ge=0)
     flush_concurrency: int = Field(default=2, ge=1)
+    # Confirms are recorded in the outbox off the ack's path, gathered this long (see the grace).
+    confirm_record_ms: float = Field(default=100.0, ge=0)
     outbox_sweep_s: float = Field(default=1.0, gt=0)
     # The relay is for crash recovery: rows the engine published are recorded as confirmed off the
     # ack's path, and under a burst that record can lag by seconds; a short grace re-sends them

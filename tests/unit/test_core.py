@@ -7,9 +7,9 @@ from uuid import uuid4
 
 import pytest
 
-from contracts import BnmpDocumentType, ContractError, IllegalTransition
+from contracts import BnmpDocumentType, ContractError, Envelope, IllegalTransition
 from contracts.envelope import AnyPayload
-from hub.core import Directory, Outcome, View, decide
+from hub.core import Directory, Outcome, View, decide, reads_outages
 from hub.errors import OutOfOrder, Unroutable
 from hub.state import WarrantRow
 from tests.factories import (
@@ -238,3 +238,37 @@ def test_a_receipt_timestamped_after_the_compliance_is_an_impossible_timeline() 
     with pytest.raises(ContractError) as e:
         run(make_receipt(received_at=T0 + timedelta(hours=3)), view=view)
     assert e.value.reason == "impossible_timeline"
+
+
+@pytest.mark.parametrize(
+    ("payload", "reads"),
+    [
+        (make_release_order(), True),  # contingency: issued more than 60 min into an outage
+        (make_warrant(), False),
+        (make_receipt(), False),
+        (make_validation(), False),
+        (make_compliance(), False),
+        (make_alert(), False),
+    ],
+    ids=lambda v: getattr(v, "kind", None),
+)
+def test_only_release_orders_read_bnmp_outages(payload: AnyPayload, reads: bool) -> None:
+    """The engine loads BNMP's outages only for a batch with a decision that reads them."""
+    assert reads_outages(make_envelope(payload)) is reads
+
+
+def test_a_decision_that_does_not_read_outages_is_the_same_without_them() -> None:
+    """What `reads_outages` leaves out really does not depend on them."""
+    view, _ = run(make_release_order(), view=complied_warrant())
+    in_outage = View(view.orders, view.warrants, ((T0 - timedelta(hours=3), None),))
+    for p in (make_warrant(), make_receipt(), make_validation(), make_compliance()):
+        env = make_envelope(p)
+        assert not reads_outages(env)
+        assert _decided(env, view) == _decided(env, in_outage), p.kind
+
+
+def _decided(env: Envelope, view: View) -> object:
+    try:
+        return decide(env, view, NOW, D)
+    except Exception as e:
+        return (type(e), str(e))
