@@ -79,6 +79,11 @@ class Settlements:
         self._todo: list[tuple[str, int]] = []
         self._scheduled = False
         self._sending: set[asyncio.Task[None]] = set()
+        # One turn's frames are decided and written before the next turn's: a write can wait (the
+        # connection's frame buffer is bounded), and a later `multiple` ack decided meanwhile
+        # would cover a tag whose own ack is still to be written (the broker closes the channel
+        # on an ack of an unknown tag; found by the outage benchmark).
+        self._turn = asyncio.Lock()
 
     def received(self, tag: int) -> None:
         """A delivery with this tag is being handled."""
@@ -111,18 +116,19 @@ class Settlements:
         await asyncio.gather(*self._sending, return_exceptions=True)
 
     async def _send(self, todo: list[tuple[str, int]]) -> None:
-        channel = self.channel
-        acks = [tag for how, tag in todo if how == _ACK]
-        for how, tag in todo:  # nacks and rejects go first: a later `multiple` ack skips them
-            if how != _ACK:
-                self._open.discard(tag)
-                await channel.basic_nack(tag, requeue=how == _NACK, wait=False)
-        multiple, single = settlement_frames(self._open, acks)
-        self._open.difference_update(acks)
-        if multiple is not None:
-            await channel.basic_ack(multiple, multiple=True, wait=False)
-        for tag in single:
-            await channel.basic_ack(tag, wait=False)
+        async with self._turn:
+            channel = self.channel
+            acks = [tag for how, tag in todo if how == _ACK]
+            for how, tag in todo:  # nacks and rejects go first: a later `multiple` ack skips them
+                if how != _ACK:
+                    self._open.discard(tag)
+                    await channel.basic_nack(tag, requeue=how == _NACK, wait=False)
+            multiple, single = settlement_frames(self._open, acks)
+            self._open.difference_update(acks)
+            if multiple is not None:
+                await channel.basic_ack(multiple, multiple=True, wait=False)
+            for tag in single:
+                await channel.basic_ack(tag, wait=False)
 
 
 class Intake:
