@@ -1,11 +1,11 @@
 """The acknowledgement ledger's clock: raises deadline alerts at 50, 90 and 100 % of each deadline.
 
-Technical acknowledgements live in the outbox (`confirmed_at`, `acked_at`); business
-acknowledgements are the `deadlines` rows, opened and closed by the core's decisions. This scanner
-reads the open ones whose half-time has passed, and submits one `DeadlineAlert` per newly crossed
-threshold to the engine, which routes it, records it as alerted and audits it. Alert ids are derived
-from (subject, deadline, threshold), so two hub processes scanning at once raise each alert once
-(the inbox drops the copy).
+Technical acknowledgements are the outbox's `confirmed_at` and, per destination, `outbox_acks`;
+business acknowledgements are the `deadlines` rows, opened and closed by the core's decisions. This
+scanner reads the open ones whose half-time has passed, and submits one `DeadlineAlert` per newly
+crossed threshold to the engine, which routes it, records it as alerted and audits it. Alert ids are
+derived from (subject, deadline, threshold), so two hub processes scanning at once raise each alert
+once (the inbox drops the copy).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from hub.settings import HubSettings
 from tests.factories import (
     CPF,
     ORDER,
+    UNIT,
     WARRANT,
     make_envelope,
     make_receipt,
@@ -286,3 +287,30 @@ async def test_archive_and_restore_are_audited(settings: HubSettings) -> None:
         assert [d["id"] for d in listed["items"]] == [letter["id"]]
         actions = [e["action"] for e in (await r.client.get("/api/audit", headers=VIEWER)).json()]
     assert actions == ["dead_letter.restored", "dead_letter.replay_refused", "dead_letter.archived"]
+
+
+async def test_timeline_shows_one_message_sent_to_its_set_and_each_delivery(
+    settings: HubSettings,
+) -> None:
+    """An order is sent once to BNMP, SETARIM and its unit (one outbox row, the others in `cc`);
+    the timeline shows the delivery BNMP's connector made, as the technical acknowledgement."""
+    s = ops_settings_of(settings)
+    bnmp = FakeBnmp()
+    bnmp.accept_all()
+    async with running(s, bnmp) as r:
+        await publish(s, "hub.court.in", make_release_order())
+        assert await wait_for(lambda: _bnmp_id(s), what="registration") == "BNMP-42"
+
+        async def delivered() -> dict[str, Any] | None:
+            found = await r.client.get(f"/api/timeline/{ORDER}", headers=VIEWER)
+            body: dict[str, Any] = found.json()
+            labels = [e["label"] for e in body["events"]]
+            return (
+                body if "court.release_order.issued delivered to hub.bnmp.out" in labels else None
+            )
+
+        body = await wait_for(delivered, what="the delivery on the timeline")
+    sent = [o for o in body["outbox"] if o["kind"] == "court.release_order.issued"]
+    assert len(sent) == 1
+    assert sent[0]["routing_key"] == "hub.bnmp.out"
+    assert sent[0]["cc"] == ["hub.setarim.out", f"hub.custodial_unit.{UNIT}.out"]
