@@ -54,6 +54,7 @@ ERROR_HEADERS = (
     "x-hub-failed-at",
 )
 _TRACE_LIMIT = 4000
+_ATTEMPTS_MAX = 1000  # far past any ladder: a sender's huge count cannot overflow a column
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,9 @@ class Received:
 
     @property
     def attempts(self) -> int:
-        """Delayed retries already made (our own header)."""
+        """Delayed retries already made (our own header; anything else counts as none)."""
         try:
-            return max(0, int(self.headers.get(ATTEMPT_HEADER, 0)))
+            return min(max(0, int(self.headers.get(ATTEMPT_HEADER, 0))), _ATTEMPTS_MAX)
         except (TypeError, ValueError):
             return 0
 

@@ -110,6 +110,7 @@ def parked_from(
 
 
 T = TypeVar("T")
+_INT32_MAX = 2**31 - 1
 
 
 def _storable(value: T) -> T:
@@ -132,8 +133,9 @@ def _is_uuid(value: str) -> bool:
 
 
 def _count(value: object) -> int:
+    """A retry count as the `integer` column holds it: 0 for anything but a number."""
     try:
-        return max(0, int(str(value or 0)))
+        return min(max(0, int(str(value or 0))), _INT32_MAX)
     except ValueError:
         return 0
 
@@ -198,6 +200,7 @@ def _minimal(p: Parked, error: BaseException) -> Parked:
         p,
         headers={},
         trace="",
+        attempts=0,
         error_message=f"{p.error_message} [parking: {type(error).__name__}]",
     )
 

@@ -53,15 +53,18 @@ class WorkQueue:
     about: str = ""  # what the queue carries, for the AsyncAPI document
 
 
-def settlement_frames(open_tags: set[int], acks: Sequence[int]) -> tuple[int | None, list[int]]:
+def settlement_frames(
+    open_tags: set[int], acks: Sequence[int], registered: int
+) -> tuple[int | None, list[int]]:
     """Which acks to send for `acks`, given every tag of the channel not yet settled (`open_tags`,
-    `acks` included): the tag of one `multiple` ack covering every acked tag below the lowest one
-    still open, or None; and the tags to ack one by one (pure)."""
+    `acks` included) and `registered`, the highest tag up to which every tag was handed to a
+    handler: the tag of one `multiple` ack covering every acked tag below the lowest one still
+    open (and not above `registered`), or None; and the tags to ack one by one (pure)."""
     ready = set(acks)
     pending = open_tags - ready
-    floor = min(pending) if pending else None
-    below = [t for t in ready if floor is None or t < floor]
-    single = sorted(t for t in ready if floor is not None and t > floor)
+    ceiling = min(pending) if pending else registered + 1
+    below = [t for t in ready if t < ceiling and t <= registered]
+    single = sorted(ready.difference(below))
     return (max(below) if below else None), single
 
 
@@ -76,6 +79,11 @@ class Settlements:
     def __init__(self, channel: Any) -> None:
         self.channel = channel
         self._open: set[int] = set()
+        # Tags on a channel with one consumer are 1, 2, 3...: `_registered` is the highest one up
+        # to which every tag reached `received`, `_ahead` the ones registered above a gap. A
+        # delivery whose handler never started is never covered by a `multiple` ack.
+        self._registered = 0
+        self._ahead: set[int] = set()
         self._todo: list[tuple[str, int]] = []
         self._scheduled = False
         self._sending: set[asyncio.Task[None]] = set()
@@ -88,6 +96,10 @@ class Settlements:
     def received(self, tag: int) -> None:
         """A delivery with this tag is being handled."""
         self._open.add(tag)
+        self._ahead.add(tag)
+        while self._registered + 1 in self._ahead:
+            self._registered += 1
+            self._ahead.discard(self._registered)
 
     def settle(self, tag: int, how: str) -> None:
         """Settle `tag` (ack, nack or reject) with the others of this loop turn."""
@@ -123,7 +135,7 @@ class Settlements:
                 if how != _ACK:
                     self._open.discard(tag)
                     await channel.basic_nack(tag, requeue=how == _NACK, wait=False)
-            multiple, single = settlement_frames(self._open, acks)
+            multiple, single = settlement_frames(self._open, acks, self._registered)
             self._open.difference_update(acks)
             if multiple is not None:
                 await channel.basic_ack(multiple, multiple=True, wait=False)
@@ -167,6 +179,9 @@ class Intake:
                 self._handling.add(task)
             try:
                 await w.handle(message)
+            except asyncio.CancelledError:
+                settlements.settle(tag, _NACK)  # back to the queue, and no tag left in hand
+                raise
             except Requeue:
                 how = _NACK
             except Exception as e:  # a bug: the queue's dead-letter exchange takes the message
@@ -201,10 +216,10 @@ class Intake:
 
     async def stop(self) -> None:
         """Stop taking messages, let those being handled finish (bounded), close the channels."""
-        for queue, tag in self._consumers:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(5):
-                    await queue.cancel(tag)
+        cancels = [queue.cancel(tag) for queue, tag in self._consumers]
+        with contextlib.suppress(Exception):  # a broker that does not answer: go on, bounded
+            async with asyncio.timeout(5):
+                await asyncio.gather(*cancels, return_exceptions=True)
         self._consumers.clear()
         if self._handling:
             await asyncio.wait(list(self._handling), timeout=self._graceful)

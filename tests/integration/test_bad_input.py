@@ -41,15 +41,27 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("name", "body", "reason"), BAD, ids=[b[0] for b in BAD])
+# headers a sender may set that the hub reads: a retry count past any column's range
+BAD_HEADERS = [
+    ("huge_attempt", {"x-hub-attempt": 3_000_000_000}),
+    ("text_attempt", {"x-hub-attempt": "many"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "reason", "headers"),
+    [(*b, None) for b in BAD]
+    + [(n, malformed("not_json", NOW), "malformed_json", h) for n, h in BAD_HEADERS],
+    ids=[b[0] for b in BAD] + [n for n, _ in BAD_HEADERS],
+)
 async def test_each_bad_input_is_dead_lettered_with_its_reason(
-    settings: HubSettings, name: str, body: bytes, reason: str
+    settings: HubSettings, name: str, body: bytes, reason: str, headers: dict[str, object] | None
 ) -> None:
     """The bad message is parked with its reason; a good one sent after it is processed."""
     good = make_envelope(make_release_order())
     async with Hub(settings, specs=[COURT], background=False):
         async with amqp(settings) as ch:
-            await send(ch, "hub.court.in", body)
+            await send(ch, "hub.court.in", body, headers=headers)
             await send(ch, "hub.court.in", good)
 
         async def both() -> object:

@@ -85,3 +85,38 @@ async def test_stop_lets_handlers_finish(settings: HubSettings) -> None:
         finally:
             await conn.close()
         assert await drain(ch, "work") == []
+
+
+async def test_a_cancelled_handler_puts_its_message_back(settings: HubSettings) -> None:
+    """A handler cancelled in the middle (a shutdown) nacks its message back: it comes again."""
+    async with amqp(settings) as ch:
+        await ch.declare_queue("work", durable=True, arguments=_QUORUM)
+        await ch.default_exchange.publish(aio_pika.Message(b"x"), "work")
+        calls: list[asyncio.Task[Any] | None] = []
+        again = asyncio.Event()
+
+        async def handle(message: AbstractIncomingMessage) -> None:
+            calls.append(asyncio.current_task())
+            if len(calls) == 1:
+                await asyncio.Event().wait()  # held until cancelled
+            again.set()
+
+        conn = await aio_pika.connect_robust(settings.rabbit.url)
+        intake = Intake(prefetch=8)
+        try:
+            await intake.start(conn, [WorkQueue("work", handle)])
+            await wait_for(lambda: _true(bool(calls)), what="the first delivery")
+            first = calls[0]
+            assert first is not None
+            first.cancel()
+            await asyncio.wait_for(again.wait(), 30)
+            await intake.flush()
+        finally:
+            await intake.stop()
+            await conn.close()
+        assert len(calls) == 2
+        assert await drain(ch, "work") == []
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -24,6 +24,7 @@ NUL = "\x00"
         (b"{}", {"x-hub-attempt": "three"}, None, "attempts", 0),
         (b"{}", {"x-hub-attempt": -4}, None, "attempts", 0),
         (b"{}", {"x-hub-attempt": 2}, None, "attempts", 2),
+        (b"{}", {"x-hub-attempt": 3_000_000_000}, None, "attempts", 2**31 - 1),  # int32 column
     ],
 )
 def test_fields_are_storable(

@@ -12,28 +12,32 @@ from hub.intake import Settlements, settlement_frames
 
 
 @pytest.mark.parametrize(
-    ("open_tags", "acks", "multiple", "single"),
+    ("open_tags", "acks", "registered", "multiple", "single"),
     [
-        ({1, 2, 3}, [1, 2, 3], 3, []),  # all done: one frame
-        ({1, 2, 3}, [3, 1, 2], 3, []),  # in any order
-        ({1, 2, 3, 4}, [1, 2], 2, []),  # 3 and 4 still handled: not covered
-        ({1, 2, 3, 4}, [1, 2, 4], 2, [4]),  # 3 still handled: 4 alone
-        ({1, 2, 3, 4}, [3, 4], None, [3, 4]),  # 1 still handled: nothing multiple
-        ({5, 9, 12}, [9, 12], None, [9, 12]),  # gaps (settled earlier) do not matter
-        ({5, 9, 12}, [5, 12], 5, [12]),
-        ({7}, [7], 7, []),
-        ({7, 8}, [], None, []),
+        ({1, 2, 3}, [1, 2, 3], 3, 3, []),  # all done: one frame
+        ({1, 2, 3}, [3, 1, 2], 3, 3, []),  # in any order
+        ({1, 2, 3, 4}, [1, 2], 4, 2, []),  # 3 and 4 still handled: not covered
+        ({1, 2, 3, 4}, [1, 2, 4], 4, 2, [4]),  # 3 still handled: 4 alone
+        ({1, 2, 3, 4}, [3, 4], 4, None, [3, 4]),  # 1 still handled: nothing multiple
+        ({5, 9, 12}, [9, 12], 12, None, [9, 12]),  # gaps (settled earlier) do not matter
+        ({5, 9, 12}, [5, 12], 12, 5, [12]),
+        ({7}, [7], 7, 7, []),
+        ({7, 8}, [], 8, None, []),
+        # tag 2 never reached a handler: nothing multiple may cover it
+        ({1, 3}, [1, 3], 1, 1, [3]),
+        ({3, 4}, [3, 4], 1, None, [3, 4]),
     ],
 )
 def test_settlement_frames(
-    open_tags: set[int], acks: list[int], multiple: int | None, single: list[int]
+    open_tags: set[int], acks: list[int], registered: int, multiple: int | None, single: list[int]
 ) -> None:
-    """A multiple ack never covers a tag that is still being handled."""
-    got_multiple, got_single = settlement_frames(open_tags, acks)
+    """A multiple ack never covers a tag still being handled, nor one never registered."""
+    got_multiple, got_single = settlement_frames(open_tags, acks, registered)
     assert (got_multiple, got_single) == (multiple, single)
     still_open = open_tags - set(acks)
     if got_multiple is not None:
         assert all(t > got_multiple for t in still_open)
+        assert got_multiple <= registered
 
 
 class _Broker:
@@ -83,3 +87,18 @@ async def test_settlements_never_ack_a_tag_twice(seed: int) -> None:
     await s.drain()
     assert broker.errors == []
     assert broker.outstanding == set()
+
+
+async def test_a_delivery_whose_handler_never_started_is_never_acked() -> None:
+    """Tag 5 never reaches `received` (its handler did not start): every other tag is acked, 5
+    stays outstanding (the broker redelivers it when the channel closes), nothing is unknown."""
+    broker = _Broker(range(1, 11))
+    s = Settlements(broker)
+    tags = [t for t in range(1, 11) if t != 5]
+    for tag in tags:
+        s.received(tag)
+    for tag in tags:
+        s.settle(tag, "ack")
+    await s.drain()
+    assert broker.errors == []
+    assert broker.outstanding == {5}
