@@ -18,7 +18,8 @@ class Outgoing:
     """One message to publish: where, what, and its AMQP properties.
 
     `cc` names more routing keys for the same message (RabbitMQ's sender-selected distribution:
-    the `CC` header): one publish and one confirm put it in every queue named.
+    the `BCC` header, which the broker removes before delivery): one publish and one confirm put
+    it in every queue named, and no receiver learns where else it went.
     """
 
     exchange: str

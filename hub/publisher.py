@@ -10,8 +10,9 @@ FastStream's per-message encoding, exchange lookup and message object are work t
 not need (about a third of a hop's publishing CPU, `bench/README.md`). The guarantees are the
 channel's: the broker's confirm is awaited for each message, and a return raises.
 
-A message for several queues is published once, with the others in its `CC` header (RabbitMQ's
-sender-selected distribution): one publish, one confirm. `mandatory` then returns it only when it
+A message for several queues is published once, with the others in its `BCC` header (RabbitMQ's
+sender-selected distribution; the broker removes `BCC` before delivery, so no receiver sees where
+else the message went): one publish, one confirm. `mandatory` then returns it only when it
 reached no queue at all, so every queue the hub routes to is one the hub declared at start-up
 (`hub.topology`; units outside it are refused as `unknown_unit` before routing). A `CC` or `BCC`
 header a consumed message carried is never published again: a retry, dead letter or replay goes to
@@ -158,7 +159,7 @@ class RabbitPublisher:
 def _properties(m: Outgoing) -> aiormq.spec.Basic.Properties:
     headers: dict[str, Any] = {k: v for k, v in m.headers.items() if k not in DISTRIBUTION_HEADERS}
     if m.cc:
-        headers["CC"] = list(m.cc)
+        headers["BCC"] = list(m.cc)
     return aiormq.spec.Basic.Properties(
         content_type="application/json",
         delivery_mode=_PERSISTENT,
