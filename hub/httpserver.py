@@ -8,21 +8,36 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["HttpServer", "free_port"]
+__all__ = ["HttpServer", "free_port", "listening_socket"]
 
 
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
+    """A TCP port free on 127.0.0.1 right now (for another process; it may be taken before that
+    process binds it: a server of this process binds with `listening_socket` instead)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def listening_socket(port: int | None = None) -> socket.socket:
+    """A socket bound on 127.0.0.1 (`port`, or one the kernel picks), kept until the server takes
+    it: a port found free and bound later can be taken in between by any connection's local port."""
+    sock = socket.socket()
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port or 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class HttpServer:
     """An ASGI app served by uvicorn on 127.0.0.1 inside this event loop."""
 
     def __init__(self, app: FastAPI, port: int | None = None) -> None:
-        self.port = port or free_port()
+        self._socket = listening_socket(port)
+        self.port = int(self._socket.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             app,
@@ -37,7 +52,7 @@ class HttpServer:
 
     async def start(self) -> None:
         """Serve, and return once the socket listens."""
-        self._task = asyncio.create_task(self._server.serve())
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
         while not self._server.started:
             if self._task.done():
                 await self._task  # raises the start-up error
@@ -48,3 +63,4 @@ class HttpServer:
         self._server.should_exit = True
         if self._task is not None:
             await self._task
+        self._socket.close()  # uvicorn closed it if it served; not if it never started

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Page, async_playwright, expect
 
+from hub.httpserver import listening_socket
 from hub.ops import create_app
 from hub.settings import HubSettings
 from tests.factories import ORDER, make_receipt, make_release_order
@@ -46,20 +46,14 @@ def _require_browser() -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[str]:
     """Serve `app` with uvicorn on a free loopback port, in this event loop."""
-    port = _free_port()
+    sock = listening_socket()
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, "127.0.0.1", port, log_level="warning", lifespan="off", ws="none")
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
 
     async def started() -> bool:
         return server.started
@@ -70,6 +64,7 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+        sock.close()
 
 
 async def _state(settings: HubSettings) -> str | None:
