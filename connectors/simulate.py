@@ -22,10 +22,10 @@ from connectors.court.simulator import create_app as court_app
 from connectors.custodial_unit.simulator import UnitSimulator
 from connectors.setarim.simulator import SetarimSimulator
 from connectors.setarim.simulator import create_app as setarim_app
-from hub.httpserver import HttpServer, free_port
+from hub.httpserver import HttpServer
 from hub.settings import HubSettings
 
-__all__ = ["HttpServer", "SimWorld", "free_port"]
+__all__ = ["HttpServer", "SimWorld"]
 
 
 @dataclass

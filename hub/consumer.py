@@ -33,7 +33,7 @@ from hub.engine import Clock, Engine, Job, as_hub_error
 from hub.errors import PublishFailed, Requeue
 from hub.outgoing import DISTRIBUTION_HEADERS, Outgoing
 from hub.publisher import Publisher
-from hub.retry import ATTEMPT_HEADER, Decision, RetryPolicy
+from hub.retry import ATTEMPT_HEADER, Decision, RetryPolicy, attempts_from
 from hub.runtime import Inbound, Verify
 from hub.state import Deferred
 from hub.topology import DLX, RETRY_EXCHANGE, RETRY_LEVEL_HEADER, connector_of, retry_label
@@ -54,7 +54,6 @@ ERROR_HEADERS = (
     "x-hub-failed-at",
 )
 _TRACE_LIMIT = 4000
-_ATTEMPTS_MAX = 1000  # far past any ladder: a sender's huge count cannot overflow a column
 
 
 @dataclass(frozen=True)
@@ -85,10 +84,7 @@ class Received:
     @property
     def attempts(self) -> int:
         """Delayed retries already made (our own header; anything else counts as none)."""
-        try:
-            return min(max(0, int(self.headers.get(ATTEMPT_HEADER, 0))), _ATTEMPTS_MAX)
-        except (TypeError, ValueError):
-            return 0
+        return attempts_from(self.headers.get(ATTEMPT_HEADER))
 
 
 class Consumer:

@@ -23,7 +23,7 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 from hub.audit import AuditEntry
 from hub.engine import Clock
-from hub.retry import ATTEMPT_HEADER
+from hub.retry import ATTEMPT_HEADER, attempts_from
 from hub.store import audit_repo
 from hub.topology import Connector
 
@@ -105,12 +105,11 @@ def parked_from(
         trace=_storable(str(headers.get("x-hub-error-trace", ""))),
         body=body,
         headers=json.loads(json.dumps(clean, default=str)),
-        attempts=_count(headers.get(ATTEMPT_HEADER)),
+        attempts=attempts_from(headers.get(ATTEMPT_HEADER)),
     )
 
 
 T = TypeVar("T")
-_INT32_MAX = 2**31 - 1
 
 
 def _storable(value: T) -> T:
@@ -130,14 +129,6 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _count(value: object) -> int:
-    """A retry count as the `integer` column holds it: 0 for anything but a number."""
-    try:
-        return min(max(0, int(str(value or 0))), _INT32_MAX)
-    except ValueError:
-        return 0
 
 
 _UPSERT = """

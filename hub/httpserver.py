@@ -8,15 +8,7 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["HttpServer", "free_port", "listening_socket"]
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (for another process; it may be taken before that
-    process binds it: a server of this process binds with `listening_socket` instead)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["HttpServer", "listening_socket"]
 
 
 def listening_socket(port: int | None = None) -> socket.socket:

@@ -71,9 +71,9 @@ def settlement_frames(
 class Settlements:
     """The settlements of one AMQP channel, sent together at the end of each loop turn.
 
-    A `multiple` ack is safe because deliveries are registered (`received`) in tag order: aiormq
-    and aio-pika start one task per delivery, in the order the frames came, and asyncio runs new
-    tasks first in, first out; so a tag not registered yet is above every tag that is.
+    A `multiple` ack covers only tags below the lowest one still being handled and not above the
+    highest up to which every tag was registered (`received`), so it never settles a delivery
+    that is in hand or that no handler saw.
     """
 
     def __init__(self, channel: Any) -> None:

@@ -12,9 +12,23 @@ from typing import Literal
 from contracts import ContractError
 from hub.errors import HubError, PublishFailed, TransientError
 
-__all__ = ["ATTEMPT_HEADER", "Decision", "RetryPolicy", "classify"]
+__all__ = ["ATTEMPT_HEADER", "Decision", "RetryPolicy", "attempts_from", "classify"]
 
 ATTEMPT_HEADER = "x-hub-attempt"
+_ATTEMPTS_MAX = 2**31 - 1  # what an AMQP signed int and PostgreSQL's `integer` hold
+
+
+def attempts_from(value: object) -> int:
+    """The retry count an `ATTEMPT_HEADER` value says, as a sender may have set it: a number
+    bounded to what the headers and the dead-letter store hold; anything else counts as none."""
+    if not isinstance(value, int | str):
+        return 0
+    try:
+        count = int(value)
+    except ValueError:
+        return 0
+    return min(max(0, count), _ATTEMPTS_MAX)
+
 
 Verdict = Literal["retry", "dead_letter", "requeue"]
 

@@ -93,11 +93,12 @@ async def test_a_cancelled_handler_puts_its_message_back(settings: HubSettings) 
         await ch.declare_queue("work", durable=True, arguments=_QUORUM)
         await ch.default_exchange.publish(aio_pika.Message(b"x"), "work")
         calls: list[asyncio.Task[Any] | None] = []
-        again = asyncio.Event()
+        first, again = asyncio.Event(), asyncio.Event()
 
         async def handle(message: AbstractIncomingMessage) -> None:
             calls.append(asyncio.current_task())
             if len(calls) == 1:
+                first.set()
                 await asyncio.Event().wait()  # held until cancelled
             again.set()
 
@@ -105,10 +106,10 @@ async def test_a_cancelled_handler_puts_its_message_back(settings: HubSettings) 
         intake = Intake(prefetch=8)
         try:
             await intake.start(conn, [WorkQueue("work", handle)])
-            await wait_for(lambda: _true(bool(calls)), what="the first delivery")
-            first = calls[0]
-            assert first is not None
-            first.cancel()
+            await asyncio.wait_for(first.wait(), 30)
+            held = calls[0]
+            assert held is not None
+            held.cancel()
             await asyncio.wait_for(again.wait(), 30)
             await intake.flush()
         finally:
@@ -116,7 +117,3 @@ async def test_a_cancelled_handler_puts_its_message_back(settings: HubSettings) 
             await conn.close()
         assert len(calls) == 2
         assert await drain(ch, "work") == []
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -14,7 +14,7 @@ from hub.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from hub.retry import RetryPolicy
+from hub.retry import RetryPolicy, attempts_from
 
 POLICY = RetryPolicy(ladder_s=(5, 30, 120))
 
@@ -89,3 +89,12 @@ def test_database_and_network_errors_retry_wherever_they_are_met(error: BaseExce
 @pytest.mark.parametrize("error", [KeyError("bug"), ContractError("bad", reason="invalid_cnj")])
 def test_other_errors_are_not_translated(error: BaseException) -> None:
     assert as_hub_error(error) is error
+
+
+@pytest.mark.parametrize(
+    ("value", "count"),
+    [(None, 0), (2, 2), ("3", 3), (-4, 0), ("many", 0), (b"3", 0), (3_000_000_000, 2**31 - 1)],
+)
+def test_attempts_from_a_sender_header(value: object, count: int) -> None:
+    """Whatever a sender put in `x-hub-attempt`, the count fits the headers and the store."""
+    assert attempts_from(value) == count
