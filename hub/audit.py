@@ -105,6 +105,19 @@ class ChainVerifier:
         self._prev, self._expected = r.hash, self._expected + 1
         return None
 
+    def ends_at(self, seq: int, hash_: bytes) -> ChainBreak | None:
+        """Once every row is fed: the break, if the chain does not end at the head (`seq`,
+        `hash_`) its writers recorded. Rows cut off the end show here, unless the head was
+        rewritten too."""
+        last = self._expected - 1
+        if last < seq:
+            return ChainBreak(last + 1, f"rows {last + 1} to {seq} are missing (the head is {seq})")
+        if last > seq:
+            return ChainBreak(seq + 1, f"rows after the head ({seq}) were added outside the chain")
+        if self._prev != hash_:
+            return ChainBreak(seq, "the last row does not match the chain's head")
+        return None
+
 
 def verify_chain(rows: Iterable[SealedEntry]) -> ChainBreak | None:
     """Walk rows in `seq` order from the genesis; return the first break or None."""

@@ -3,11 +3,15 @@
 Each handler submits a `Job` and waits. The engine gathers the jobs that arrive together (up to
 `max_batch`), and for each batch opens one transaction that:
 
-1. claims every message id in the inbox (a duplicate is acknowledged and changes nothing);
-2. locks and loads the orders and warrants the batch touches, once;
-3. runs the pure decision for each job in arrival order, each one seeing the effects of the ones
+1. claims every message id in the inbox (a duplicate is acknowledged and changes nothing) and
+   locks and loads the orders and warrants the batch touches: one statement;
+2. runs the pure decision for each job in arrival order, each one seeing the effects of the ones
    before; a job whose decision fails is set aside with its error, and its inbox claim is released;
-4. writes all effects set-wise: states, deadlines, outbox rows, technical acks, the audit chain.
+3. writes all effects set-wise in one statement: states, deadlines, outbox rows, technical acks,
+   the audit chain (after one round trip to lock the chain's head).
+
+So a batch costs five round trips to PostgreSQL (BEGIN, read, audit head, write, COMMIT) whatever
+its size.
 
 After the commit it publishes the outbox rows with pipelined confirms; rows that fail to publish
 stay for the relay. Only then are the jobs' futures resolved, so a handler acks its message after
@@ -36,8 +40,9 @@ from hub.errors import StoreUnavailable
 from hub.outgoing import Outgoing
 from hub.publisher import Publisher
 from hub.settings import EngineSettings
-from hub.state import DeadlineRow, Deferred, OrderRow, WarrantRow
+from hub.state import Changes, Deferred, OrderRow, WarrantRow
 from hub.store import audit_repo, state_repo
+from hub.store.statement import Statement
 
 __all__ = ["Clock", "Engine", "EngineStats", "Job", "as_hub_error"]
 
@@ -69,23 +74,9 @@ class EngineStats:
 
 
 @dataclass
-class _Batch:
-    """What one transaction writes, gathered from the jobs that succeeded.
+class _Batch(Changes):
+    """What one transaction writes, and which jobs it settles (done, or failed with their error)."""
 
-    Effects are accumulated in place (lists and dicts), not by adding `Outcome`s, which would copy
-    everything gathered so far at every job: quadratic in the batch size.
-    """
-
-    orders: dict[str, OrderRow] = field(default_factory=dict)
-    warrants: dict[str, WarrantRow] = field(default_factory=dict)
-    open_deadlines: list[DeadlineRow] = field(default_factory=list)
-    satisfied: list[tuple[str, str, datetime]] = field(default_factory=list)
-    alerted: list[tuple[str, str, int]] = field(default_factory=list)
-    sends: list[Outgoing] = field(default_factory=list)
-    audit: list[AuditEntry] = field(default_factory=list)
-    acks: list[tuple[str, UUID]] = field(default_factory=list)
-    defers: list[Deferred] = field(default_factory=list)
-    undefers: list[int] = field(default_factory=list)
     failed: list[tuple[Job, BaseException]] = field(default_factory=list)
     done: list[Job] = field(default_factory=list)
 
@@ -158,7 +149,7 @@ class Engine:
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.flush_concurrency)
         self._task: asyncio.Task[None] | None = None
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._flushes: set[asyncio.Task[None]] = set()  # and connections being given back
         self._questions: list[tuple[str, UUID, asyncio.Future[bool]]] = []
         self._answering: asyncio.Task[None] | None = None
         self._confirmed: list[str] = []
@@ -259,9 +250,13 @@ class Engine:
                     _settle(job, as_hub_error(one))
 
     async def _flush(self, jobs: list[Job]) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
-            batch = await self._decide_batch(conn, jobs)
-            await self._write(conn, batch)
+        conn = await self._pool.acquire()
+        try:
+            async with conn.transaction():
+                batch = await self._decide_batch(conn, jobs)
+                await self._write(conn, batch)
+        finally:
+            self._release(conn)
         self.stats.batches += 1
         self.stats.jobs += len(jobs)
         await self._publish(batch.sends)
@@ -270,23 +265,30 @@ class Engine:
         for job, error in batch.failed:
             _settle(job, error)
 
+    def _release(self, conn: Any) -> None:
+        """Give `conn` back to the pool off the ack's path: the pool resets a connection it takes
+        back (one more round trip), and the batch need not wait for that to publish."""
+        task = asyncio.create_task(self._pool.release(conn), name="hub-engine-release")
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
     async def _decide_batch(self, conn: Any, jobs: Sequence[Job]) -> _Batch:
-        keys = sorted({(j.consumer, j.message_id) for j in jobs})
-        fresh = await state_repo.claim_inbox(conn, keys)
+        loaded = await self._load(conn, jobs)
+        fresh = loaded.fresh
         batch = _Batch()
         todo: list[Job] = []
         for j in jobs:  # the first of each id claimed now is processed; the rest are duplicates
             key = (j.consumer, j.message_id)
             (todo if key in fresh else batch.done).append(j)
             fresh.discard(key)
-        loaded = await self._load(conn, todo)
-        state = _State(dict(loaded.orders), dict(loaded.warrants), loaded.bnmp_outages)
+        state = _State(dict(loaded.orders), dict(loaded.warrants), loaded.outages)
         now = self._clock()
         for job in todo:
             try:
                 parts = self._decide_job(job, state, now)
             except Exception as e:
                 batch.failed.append((job, e))
+                batch.released.append((job.consumer, job.message_id))
                 continue
             batch.add(parts)
             batch.done.append(job)
@@ -296,7 +298,6 @@ class Engine:
                 batch.defers.append(job.defer)
             if job.undefer is not None:
                 batch.undefers.append(job.undefer)
-        await state_repo.release_inbox(conn, [(j.consumer, j.message_id) for j, _ in batch.failed])
         return batch
 
     def _decide_job(self, job: Job, state: _State, now: datetime) -> list[Outcome]:
@@ -315,7 +316,12 @@ class Engine:
         state.warrants.update(warrants)
         return parts
 
-    async def _load(self, conn: Any, jobs: Sequence[Job]) -> View:
+    async def _load(self, conn: Any, jobs: Sequence[Job]) -> state_repo.Loaded:
+        """Claim the jobs' inbox keys and lock the rows their events touch: one statement.
+
+        Rows are locked for duplicates too (their decisions are skipped): harmless, and it spares
+        a round trip to learn which ones are fresh first.
+        """
         orders: set[str] = set()
         warrants: set[str] = set()
         outages = False
@@ -325,23 +331,17 @@ class Engine:
                 orders |= o
                 warrants |= w
                 outages = outages or reads_outages(env)
-        return View(
-            orders=await state_repo.load_orders(conn, orders),
-            warrants=await state_repo.load_warrants(conn, warrants),
-            bnmp_outages=await state_repo.load_outages(conn, "bnmp") if outages else (),
+        keys = sorted({(j.consumer, j.message_id) for j in jobs})
+        return await state_repo.claim_and_load(
+            conn, keys, orders, warrants, "bnmp" if outages else None
         )
 
     async def _write(self, conn: Any, batch: _Batch) -> None:
-        await state_repo.save_orders(conn, batch.orders.values())
-        await state_repo.save_warrants(conn, batch.warrants.values())
-        await state_repo.save_deadlines(conn, batch.open_deadlines)
-        await state_repo.satisfy_deadlines(conn, batch.satisfied)
-        await state_repo.mark_alerted(conn, batch.alerted)
-        await state_repo.save_outbox(conn, batch.sends)
-        await state_repo.mark_acked(conn, batch.acks)
-        await state_repo.save_deferred(conn, batch.defers)
-        await state_repo.drop_deferred(conn, batch.undefers)
-        await audit_repo.append(conn, batch.audit)
+        """Every write of the batch in one statement (and one round trip to lock the audit head)."""
+        stmt = Statement()
+        state_repo.add_changes(stmt, batch)
+        await audit_repo.add_entries(conn, stmt, batch.audit)
+        await stmt.execute(conn)
 
     async def _publish(self, sends: Sequence[Outgoing]) -> None:
         if not sends:

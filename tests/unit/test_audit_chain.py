@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from hub.audit import GENESIS, AuditEntry, SealedEntry, seal, verify_chain
+import pytest
+
+from hub.audit import GENESIS, AuditEntry, ChainVerifier, SealedEntry, seal, verify_chain
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -63,3 +65,27 @@ def test_timestamps_hash_the_same_in_any_zone() -> None:
     other = rows[0].entry.at.astimezone(datetime.now(UTC).astimezone().tzinfo)
     moved = dataclasses.replace(rows[0], entry=dataclasses.replace(rows[0].entry, at=other))
     assert verify_chain([moved]) is None
+
+
+@pytest.mark.parametrize(
+    ("fed", "head", "problem"),
+    [
+        (5, (5, "last"), None),
+        (0, (0, "genesis"), None),
+        (3, (5, "last"), "rows 4 to 5 are missing (the head is 5)"),
+        (0, (5, "last"), "rows 1 to 5 are missing (the head is 5)"),
+        (5, (3, "third"), "rows after the head (3) were added outside the chain"),
+        (5, (5, "third"), "the last row does not match the chain's head"),
+    ],
+)
+def test_the_chain_must_end_at_its_head(
+    fed: int, head: tuple[int, str], problem: str | None
+) -> None:
+    """Rows cut off the end (or added after it) show against the head the writers recorded."""
+    rows = _chain(5)
+    hashes = {"last": rows[-1].hash, "third": rows[2].hash, "genesis": GENESIS}
+    checker = ChainVerifier()
+    for row in rows[:fed]:
+        assert checker.feed(row) is None
+    broken = checker.ends_at(head[0], hashes[head[1]])
+    assert (broken.problem if broken else None) == problem

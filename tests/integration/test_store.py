@@ -1,0 +1,199 @@
+"""The store on the real database: a batch is five round trips whatever its size, its one-statement
+writes keep the sequential meaning, and the declared column types match the schema."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from bench.messages import WarrantFactory
+from contracts import parse_envelope
+from hub.audit import AuditEntry
+from hub.core import Directory, decide
+from hub.engine import Engine, Job
+from hub.errors import PublishFailed
+from hub.outgoing import Outgoing
+from hub.settings import EngineSettings, PostgresSettings
+from hub.state import Changes, DeadlineRow
+from hub.store import audit_repo, state_repo
+from hub.store.pool import create_pool
+from hub.store.statement import Statement
+from tests.conftest import PG_DSN
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def pool(schema: str) -> AsyncIterator[asyncpg.Pool]:
+    """A migrated pool of one connection in the test's schema."""
+    p = await create_pool(PostgresSettings(dsn=PG_DSN, schema=schema, pool_min=1, pool_max=1))
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+class _Confirming:
+    """A publisher whose broker confirms everything at once."""
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+
+    async def publish_many(self, messages: Sequence[Outgoing]) -> list[PublishFailed | None]:
+        self.sent += messages
+        return [None] * len(messages)
+
+    async def publish(self, message: Outgoing) -> None:
+        self.sent.append(message)
+
+
+_RESET = "RESET ALL"  # the pool's reset of a connection it takes back, off the ack's path
+
+
+async def _statements_per_batch(pool: asyncpg.Pool, jobs: int) -> tuple[int, list[str]]:
+    """Run `jobs` new warrants through one engine batch (after a first batch that warms the
+    connection's statement cache up); (batches, statements the second one sent)."""
+    logged: list[str] = []
+    engine = Engine(
+        pool,
+        _Confirming(),
+        EngineSettings(max_batch=256, max_wait_ms=20),
+        lambda: NOW,
+        lambda env, view, now: decide(env, view, now, Directory(units=frozenset())),
+    )
+    factory = WarrantFactory()
+    envelopes = [parse_envelope(factory.make(i)[1]) for i in range(jobs + 1)]
+    async with pool.acquire() as conn:  # the pool's one connection
+        conn.add_query_logger(lambda q: logged.append(q.query))
+    await engine.start()
+    try:
+        for batch in (envelopes[:1], envelopes[1:]):
+            logged.clear()
+            work = [Job("hub.court.in", env.message_id, (env,)) for env in batch]
+            await asyncio.gather(*(engine.run(job) for job in work))
+    finally:
+        await engine.stop()
+    # The confirms are recorded later, off the ack's path, many batches' worth at once.
+    return engine.stats.batches, [
+        q for q in logged if "confirmed_at = now()" not in q and _RESET not in q
+    ]
+
+
+@pytest.mark.parametrize("jobs", [1, 40])
+async def test_a_batch_is_five_round_trips_whatever_its_size(pool: asyncpg.Pool, jobs: int) -> None:
+    batches, statements = await _statements_per_batch(pool, jobs)
+    assert batches == 2
+    # BEGIN, read, audit head, write, COMMIT
+    assert len(statements) == 5, "\n---\n".join(s[:150] for s in statements)
+    assert statements[0] == "BEGIN;"
+    assert statements[-1] == "COMMIT;"
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM warrants") == jobs + 1
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == jobs + 1
+        assert await audit_repo.verify(conn) == (3 * (jobs + 1), None)
+
+
+async def test_the_declared_column_types_are_the_schemas(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        for table in state_repo.TABLES:
+            for column, declared in table.types.items():
+                row = await conn.fetchrow(
+                    "SELECT a.atttypid::regtype::text, $3::regtype::text FROM pg_attribute a"
+                    " WHERE a.attrelid = $1::regclass AND a.attname = $2",
+                    table.name,
+                    column,
+                    declared,
+                )
+                assert row is not None, (table.name, column)
+                assert row[0] == row[1], (table.name, column)
+
+
+def _deadline(subject: str) -> DeadlineRow:
+    return DeadlineRow(subject, "receipt", NOW, NOW + timedelta(hours=1))
+
+
+async def _write(conn: Any, changes: Changes) -> None:
+    async with conn.transaction():
+        stmt = Statement()
+        state_repo.add_changes(stmt, changes)
+        await stmt.execute(conn)
+
+
+async def test_one_statement_keeps_the_meaning_of_writes_in_sequence(pool: asyncpg.Pool) -> None:
+    """Each row gets one change, so nothing is lost where two parts touch the same deadline."""
+    later = NOW + timedelta(minutes=5)
+    async with pool.acquire() as conn:
+        await _write(conn, Changes(open_deadlines=[_deadline("old")]))
+        await _write(
+            conn,
+            Changes(
+                # opened and satisfied in the same batch: the new row is satisfied
+                # an open deadline satisfied and alerted twice in the same batch: all of it kept
+                open_deadlines=[_deadline("new"), _deadline("old")],
+                satisfied=[("new", "receipt", later), ("old", "receipt", later)],
+                alerted=[("old", "receipt", 90), ("old", "receipt", 50), ("new", "receipt", 50)],
+            ),
+        )
+        await _write(
+            conn,
+            Changes(
+                open_deadlines=[_deadline("old")],  # an open deadline keeps its start
+                satisfied=[("old", "receipt", later + timedelta(hours=1))],  # the first stays
+                alerted=[("old", "receipt", 90), ("old", "receipt", 100)],
+            ),
+        )
+        rows = {
+            r["subject"]: (r["satisfied_at"], r["alerted"])
+            for r in await conn.fetch("SELECT subject, satisfied_at, alerted FROM deadlines")
+        }
+    assert rows == {"new": (later, [50]), "old": (later, [50, 90, 100])}
+
+
+async def test_a_failed_jobs_inbox_claim_is_given_back(pool: asyncpg.Pool) -> None:
+    kept, failed = ("q", uuid4()), ("q", uuid4())
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            loaded = await state_repo.claim_and_load(conn, [kept, failed], (), (), None)
+            assert loaded.fresh == {kept, failed}
+            stmt = Statement()
+            state_repo.add_changes(stmt, Changes(released=[failed]))
+            await stmt.execute(conn)
+        assert await state_repo.seen_in_inbox(conn, [kept, failed]) == {kept}
+        again = await state_repo.claim_and_load(conn, [kept, failed], (), (), None)
+        assert again.fresh == {failed}
+
+
+async def test_appends_in_parallel_make_one_chain(pool: asyncpg.Pool, schema: str) -> None:
+    """Writers that wait on the chain's head each get the head the one before committed."""
+
+    async def append(i: int) -> None:
+        conn = await asyncpg.connect(PG_DSN, server_settings={"search_path": schema})
+        try:
+            for j in range(5):
+                async with conn.transaction():
+                    entries = [AuditEntry(NOW, "t", "a", f"{i}.{j}.{k}") for k in range(3)]
+                    await audit_repo.append(conn, entries)
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(append(i) for i in range(6)))
+    async with pool.acquire() as conn:
+        assert await audit_repo.verify(conn) == (90, None)
+
+
+async def test_verify_catches_rows_cut_off_the_end(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await audit_repo.append(conn, [AuditEntry(NOW, "t", "a", str(i)) for i in range(4)])
+        assert await audit_repo.verify(conn) == (4, None)
+        await conn.execute("DELETE FROM audit_log WHERE seq >= 3")
+        count, broken = await audit_repo.verify(conn)
+        assert count == 2
+        assert broken is not None
+        assert (broken.seq, broken.problem) == (3, "rows 3 to 4 are missing (the head is 4)")
