@@ -8,6 +8,7 @@ deadline scanner. Nothing else in the hub builds these objects.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -38,7 +39,7 @@ from hub.settings import HubSettings
 from hub.store import create_pool
 from hub.topology import CONNECTORS, Connector, Topology, build_topology, in_queue, out_queue
 
-__all__ = ["Hub", "utc_now"]
+__all__ = ["Hub", "settle_heap", "utc_now"]
 
 log = structlog.get_logger("hub.app")
 
@@ -232,3 +233,14 @@ class Hub:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def settle_heap() -> None:
+    """Once a long-running process has started: collect, then put every object alive out of the
+    cyclic collector's reach (`gc.freeze`), so that a full collection walks only what was made
+    since, not the modules, models and topology loaded at start-up. A full collection of the
+    started hub took up to 64 ms (measured at 300 msg/s), a stall every message in flight waits
+    out: most of the p99 of a hop. Not done by `Hub.start`: a test process starts many hubs.
+    """
+    gc.collect()
+    gc.freeze()

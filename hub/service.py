@@ -7,7 +7,7 @@ import signal
 
 import structlog
 
-from hub.app import Hub
+from hub.app import Hub, settle_heap
 from hub.httpserver import HttpServer
 from hub.ops.api import create_app
 from hub.ops.service import OpsService
@@ -30,6 +30,7 @@ async def serve(settings: HubSettings, *, dashboard: bool = True) -> int:
             ops = HttpServer(create_app(OpsService.from_hub(hub)), settings.ops.port)
             await ops.start()
             log.info("ops.listening", url=ops.url)
+        settle_heap()
         await stop.wait()
         log.info("hub.stopping")
         if ops is not None:

@@ -46,7 +46,7 @@ from bench.probes import rss_mb
 from bench.results import StepResult, StepSpec
 from bench.scenarios.flow_world import MARK
 from hub import metrics
-from hub.app import Hub
+from hub.app import Hub, settle_heap
 from hub.settings import HubSettings
 
 __all__ = ["DONE_KIND", "DONE_QUEUE", "UNIT", "flow_settings", "flow_step"]
@@ -260,6 +260,7 @@ async def flow_step(spec: StepSpec) -> StepResult:
         monitor = await asyncpg.connect(settings.postgres.dsn)
         try:
             async with Hub(settings, background=True) as hub:
+                settle_heap()  # as `python -m hub run` does once started
                 preload = await _preload(hub, world, spec)
                 before = _handled()
                 window, sampler = await _measure(spec, world, Probe(monitor, spec))

@@ -27,7 +27,7 @@ from connectors.bnmp.handlers import answer
 from connectors.bnmp.mapping import digits, document_of
 from contracts import Envelope
 from hub import metrics
-from hub.app import Hub
+from hub.app import Hub, settle_heap
 from hub.broker import declare, make_broker
 from hub.circuit import CircuitPolicy
 from hub.errors import UpstreamUnavailable
@@ -98,6 +98,7 @@ async def _hub(
     monitor = await asyncpg.connect(spec.settings.postgres.dsn)
     try:
         async with Hub(spec.settings, specs=specs, background=True, circuit=circuit) as hub:
+            settle_heap()  # as `python -m hub run` does once started
             yield hub, Probe(monitor, spec)
     finally:
         await monitor.close()
