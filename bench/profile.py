@@ -41,7 +41,7 @@ PHASES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
          r"WorkerThread|run_in_threadpool|run_sync_in_worker|to_thread|_read_from_self|_write_to_self"),
         ("validate envelope (parse_envelope)", r"parse_envelope"),
         ("decide (hub.core: decision, routing, forwards)", r"hub/core|hub/routing"),
-        ("audit chain (seal, COPY)", r"audit_repo|hub/audit"),
+        ("audit chain (seal, rows)", r"audit_repo|hub/audit"),
         ("engine SQL (inbox, rows, outbox, confirms)", r"state_repo|Engine\._write|Engine\._load"),
         ("engine, other", r"hub/engine"),
         ("publish (basic.publish, pamqp marshal)", r"RabbitPublisher|basic_publish"),

@@ -14,7 +14,7 @@ from hub.audit import AuditEntry, ChainBreak, ChainVerifier, SealedEntry, seal
 from hub.store.pool import Conn
 from hub.store.statement import Statement
 
-__all__ = ["add_entries", "append", "verify"]
+__all__ = ["add_entries", "append", "head", "verify"]
 
 _COLUMNS = {
     "seq": "bigint",
@@ -64,6 +64,14 @@ async def append(conn: Conn, entries: Sequence[AuditEntry]) -> None:
     stmt = Statement()
     await add_entries(conn, stmt, entries)
     await stmt.execute(conn)
+
+
+async def head(conn: Conn) -> tuple[int, bytes]:
+    """The chain's last (seq, hash) as its writers recorded it (no lock)."""
+    row = await conn.fetchrow("SELECT seq, hash FROM audit_head")
+    if row is None:
+        raise RuntimeError("audit_head has no row: migration 0005 not applied")
+    return row["seq"], bytes(row["hash"])
 
 
 async def verify(conn: Conn) -> tuple[int, ChainBreak | None]:

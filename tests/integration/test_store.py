@@ -197,3 +197,28 @@ async def test_verify_catches_rows_cut_off_the_end(pool: asyncpg.Pool) -> None:
         assert count == 2
         assert broken is not None
         assert (broken.seq, broken.problem) == (3, "rows 3 to 4 are missing (the head is 4)")
+
+
+async def test_audit_verify_prints_the_head_to_keep_elsewhere(
+    pool: asyncpg.Pool, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from hub.__main__ import app
+
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await audit_repo.append(conn, [AuditEntry(NOW, "t", "a", str(i)) for i in range(3)])
+        seq, last = await audit_repo.head(conn)
+    monkeypatch.setenv("HUB_POSTGRES__DSN", PG_DSN)
+    monkeypatch.setenv("HUB_POSTGRES__SCHEMA", schema)
+    runner = CliRunner()
+    verified = await asyncio.to_thread(runner.invoke, app, ["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+    assert f"verifies: 3 rows, head {seq} {last.hex()}" in verified.output
+    assert seq == 3
+    async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM audit_log WHERE seq = 3")
+    broken = await asyncio.to_thread(runner.invoke, app, ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert "rows 3 to 3 are missing" in broken.output
