@@ -4,6 +4,12 @@
 also reads it: under READ COMMITTED a writer that waited gets the head its predecessor committed),
 seals its entries after it, and writes the entries and the new head in its own statement, so that
 appending costs one round trip more than the writes it goes with.
+
+The engine locks the head between a batch's read and its writes. A batch holding the head can then
+wait for a row another batch locked in its read while that one waits for the head: only for a row
+that was created between the two reads (three batches on one new order or warrant within
+milliseconds). PostgreSQL breaks such a deadlock by failing one transaction, and the engine retries
+it (`DeadlockDetectedError` is transient).
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ from hub.audit import AuditEntry, ChainBreak, ChainVerifier, SealedEntry, seal
 from hub.store.pool import Conn
 from hub.store.statement import Statement
 
-__all__ = ["add_entries", "append", "head", "verify"]
+__all__ = ["COLUMNS", "add_entries", "append", "head", "verify"]
 
-_COLUMNS = {
+COLUMNS = {  # audit_log's, as written here
     "seq": "bigint",
     "at": "timestamptz",
     "actor": "text",
@@ -50,8 +56,7 @@ async def add_entries(conn: Conn, stmt: Statement, entries: Sequence[AuditEntry]
         )
         for s in sealed
     ]
-    names = ", ".join(_COLUMNS)
-    stmt.add(f"INSERT INTO audit_log ({names}) SELECT {names} FROM {stmt.rows(_COLUMNS, rows)}")
+    stmt.insert("audit_log", COLUMNS, rows)
     last = sealed[-1]
     stmt.add(
         f"UPDATE audit_head SET seq = {stmt.param(last.seq, 'bigint')},"

@@ -22,6 +22,7 @@ from hub.store.statement import Statement
 Row = TypeVar("Row", OrderRow, WarrantRow)
 
 __all__ = [
+    "DECLARED",
     "Loaded",
     "add_changes",
     "claim_and_load",
@@ -74,13 +75,12 @@ class _Table(Generic[Row]):
     def upsert(self, stmt: Statement, rows: Iterable[Row]) -> None:
         """Insert or update these rows (keys must be distinct)."""
         data = [tuple(getattr(r, c) for c in self.columns) for r in rows]
-        if not data:
-            return
-        names = ", ".join(self.columns)
         changes = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.updated)
-        stmt.add(
-            f"INSERT INTO {self.name} ({names}) SELECT {names} FROM {stmt.rows(self.types, data)}"
-            f" ON CONFLICT ({self.key}) DO UPDATE SET {changes}, updated_at = now()"
+        stmt.insert(
+            self.name,
+            self.types,
+            data,
+            f"ON CONFLICT ({self.key}) DO UPDATE SET {changes}, updated_at = now()",
         )
 
 
@@ -133,7 +133,6 @@ _WARRANTS = _Table(
     },
     updated=("state", "bnmp_id", "version"),
 )
-TABLES = (_ORDERS, _WARRANTS)  # for the test that checks the declared types against the schema
 
 
 @dataclass(frozen=True)
@@ -190,108 +189,103 @@ def add_changes(stmt: Statement, changes: Changes) -> None:
     _add_deliveries(stmt, changes)
 
 
+_OUTBOX = {
+    "message_id": "uuid",
+    "exchange": "text",
+    "routing_key": "text",
+    "body": "bytea",
+    "headers": "jsonb",
+    "kind": "text",
+    "correlation_id": "text",
+    "cc": "text[]",
+}
+_DEFERRED = {
+    "connector": "text",
+    "queue": "text",
+    "message_id": "uuid",
+    "body": "bytea",
+    "headers": "jsonb",
+    "sort_at": "timestamptz",
+}
+_DEADLINES = {
+    "subject": "text",
+    "kind": "text",
+    "started_at": "timestamptz",
+    "due_at": "timestamptz",
+    "satisfied_at": "timestamptz",
+    "alerted": "integer[]",
+}
+_KEYS = {"queue": "text", "message_id": "uuid"}  # a delivery, or an inbox claim
+_DEADLINE_CHANGE = {
+    "subject": "text",
+    "kind": "text",
+    "satisfied_at": "timestamptz",
+    "add": "integer[]",
+}
+# The column types declared here, by table: a test checks them against the schema.
+DECLARED = {
+    "release_orders": _ORDERS.types,
+    "warrants": _WARRANTS.types,
+    "outbox": _OUTBOX,
+    "outbox_acks": _KEYS,
+    "deferred": _DEFERRED,
+    "deadlines": _DEADLINES,
+}
+
+
 def _add_outbox(stmt: Statement, changes: Changes) -> None:
-    if changes.sends:
-        cols = {
-            "message_id": "uuid",
-            "exchange": "text",
-            "routing_key": "text",
-            "body": "bytea",
-            "headers": "jsonb",
-            "kind": "text",
-            "correlation_id": "text",
-            "cc": "jsonb",
-        }
-        rows = [
-            (
-                UUID(m.message_id),
-                m.exchange,
-                m.routing_key,
-                m.body,
-                dict(m.headers),
-                m.kind,
-                m.correlation_id,
-                list(m.cc),
-            )
-            for m in changes.sends
-        ]
-        names = ", ".join(cols)
-        stmt.add(
-            f"INSERT INTO outbox ({names}) SELECT message_id, exchange, routing_key, body,"
-            " headers, kind, correlation_id, ARRAY(SELECT jsonb_array_elements_text(cc))"
-            f" FROM {stmt.rows(cols, rows)}"
+    rows = [
+        (
+            UUID(m.message_id),
+            m.exchange,
+            m.routing_key,
+            m.body,
+            dict(m.headers),
+            m.kind,
+            m.correlation_id,
+            list(m.cc),
         )
+        for m in changes.sends
+    ]
+    stmt.insert("outbox", _OUTBOX, rows)
 
 
 def _add_deliveries(stmt: Statement, changes: Changes) -> None:
-    if changes.acks:
-        # The hub's consumer of each queue made these deliveries: the technical acknowledgement,
-        # one per destination. Not the broker's confirm of the message: one queue of its set
-        # having it does not prove the others do.
-        stmt.add(
-            "INSERT INTO outbox_acks (queue, message_id) SELECT queue, message_id FROM"
-            f" {stmt.rows({'queue': 'text', 'message_id': 'uuid'}, changes.acks)}"
-            " ON CONFLICT DO NOTHING"
-        )
-    if changes.defers:
-        deferred = {
-            "connector": "text",
-            "queue": "text",
-            "message_id": "uuid",
-            "body": "bytea",
-            "headers": "jsonb",
-            "sort_at": "timestamptz",
-        }
-        kept = [
-            (d.connector, d.queue, d.message_id, d.body, _json_safe(d.headers), d.sort_at)
-            for d in changes.defers
-        ]
-        names = ", ".join(deferred)
-        stmt.add(
-            f"INSERT INTO deferred ({names}) SELECT {names} FROM {stmt.rows(deferred, kept)}"
-            " ON CONFLICT (queue, message_id) DO NOTHING"
-        )
+    # The hub's consumer of each queue made these deliveries: the technical acknowledgement, one
+    # per destination. Not the broker's confirm of the message: one queue of its set having it
+    # does not prove the others do.
+    stmt.insert("outbox_acks", _KEYS, changes.acks, "ON CONFLICT DO NOTHING")
+    kept = [
+        (d.connector, d.queue, d.message_id, d.body, _json_safe(d.headers), d.sort_at)
+        for d in changes.defers
+    ]
+    stmt.insert("deferred", _DEFERRED, kept, "ON CONFLICT (queue, message_id) DO NOTHING")
     if changes.undefers:
         seqs = stmt.param(changes.undefers, "bigint[]")
         stmt.add(f"DELETE FROM deferred WHERE seq = ANY({seqs})")
     if changes.released:
         # Claimed by this transaction's read, given back: their processing failed.
-        cols = {"consumer": "text", "message_id": "uuid"}
         stmt.add(
-            f"DELETE FROM inbox i USING {stmt.rows(cols, changes.released)}"
-            " WHERE i.consumer = u.consumer AND i.message_id = u.message_id"
+            f"DELETE FROM inbox i USING {stmt.rows(_KEYS, changes.released)}"
+            " WHERE i.consumer = u.queue AND i.message_id = u.message_id"
         )
 
 
 def _add_deadlines(stmt: Statement, changes: Changes) -> None:
     inserts, updates = deadline_changes(changes.open_deadlines, changes.satisfied, changes.alerted)
-    if inserts:
-        cols = {
-            "subject": "text",
-            "kind": "text",
-            "started_at": "timestamptz",
-            "due_at": "timestamptz",
-            "satisfied_at": "timestamptz",
-            "alerted": "jsonb",
-        }
-        rows = [
-            (d.subject, d.kind, d.started_at, d.due_at, c.satisfied_at, list(c.alerted))
-            for d, c in inserts
-        ]
-        stmt.add(
-            "INSERT INTO deadlines (subject, kind, started_at, due_at, satisfied_at, alerted)"
-            " SELECT subject, kind, started_at, due_at, satisfied_at,"
-            f" ARRAY(SELECT jsonb_array_elements_text(alerted)::int) FROM {stmt.rows(cols, rows)}"
-            " ON CONFLICT (subject, kind) DO NOTHING"  # an open deadline keeps its start
-        )
+    rows = [
+        (d.subject, d.kind, d.started_at, d.due_at, c.satisfied_at, list(c.alerted))
+        for d, c in inserts
+    ]
+    # An open deadline keeps its start.
+    stmt.insert("deadlines", _DEADLINES, rows, "ON CONFLICT (subject, kind) DO NOTHING")
     if updates:
-        changed = {"subject": "text", "kind": "text", "satisfied_at": "timestamptz", "add": "jsonb"}
         values = [(c.subject, c.kind, c.satisfied_at, list(c.alerted)) for c in updates]
         stmt.add(
             "UPDATE deadlines d SET satisfied_at = coalesce(d.satisfied_at, u.satisfied_at),"
-            " alerted = ARRAY(SELECT DISTINCT a FROM unnest(d.alerted ||"
-            " ARRAY(SELECT jsonb_array_elements_text(u.add)::int)) AS a ORDER BY a)"
-            f" FROM {stmt.rows(changed, values)} WHERE d.subject = u.subject AND d.kind = u.kind"
+            " alerted = ARRAY(SELECT DISTINCT a FROM unnest(d.alerted || u.add) AS a ORDER BY a)"
+            f" FROM {stmt.rows(_DEADLINE_CHANGE, values)}"
+            " WHERE d.subject = u.subject AND d.kind = u.kind"
         )
 
 

@@ -39,22 +39,37 @@ class Statement:
         return f"${len(self._args)}::{sql_type}"
 
     def rows(self, columns: Mapping[str, str], rows: Sequence[Sequence[Any]]) -> str:
-        """A FROM item `(SELECT ...) AS u(columns)` giving these rows, typed as `columns` says.
+        """A FROM item `(SELECT ...) AS u` giving these rows, typed as `columns` says.
 
-        jsonb values are passed as their JSON text and cast back here.
+        A column is one array parameter. jsonb values and array values (a `text[]` column, say)
+        go as their JSON text and are turned back here: asyncpg would read an array inside the
+        parameter's array as a second dimension.
         """
         params: list[str] = []
         selected: list[str] = []
         for i, (name, sql_type) in enumerate(columns.items()):
             values = [r[i] for r in rows]
-            if sql_type == "jsonb":
+            if sql_type == "jsonb" or sql_type.endswith("[]"):
                 params.append(self.param([as_json(v) for v in values], "text[]"))
-                selected.append(f"{name}::jsonb AS {name}")
+                selected.append(_from_json(name, sql_type))
             else:
                 params.append(self.param(values, f"{sql_type}[]"))
                 selected.append(name)
         names = ", ".join(columns)
         return f"(SELECT {', '.join(selected)} FROM unnest({', '.join(params)}) AS u({names})) AS u"
+
+    def insert(
+        self,
+        table: str,
+        columns: Mapping[str, str],
+        rows: Sequence[Sequence[Any]],
+        on_conflict: str = "",
+    ) -> None:
+        """Add `INSERT INTO table (columns) ... [on_conflict]` of these rows (nothing if none)."""
+        if rows:
+            names = ", ".join(columns)
+            source = self.rows(columns, rows)
+            self.add(f"INSERT INTO {table} ({names}) SELECT {names} FROM {source} {on_conflict}")
 
     def add(self, sql: str) -> None:
         """Add one data-modifying part (its placeholders made by `param` or `rows`)."""
@@ -66,3 +81,12 @@ class Statement:
             return
         ctes = ", ".join(f"p{i} AS ({sql})" for i, sql in enumerate(self._parts))
         await conn.execute(f"WITH {ctes} SELECT 1", *self._args)
+
+
+def _from_json(name: str, sql_type: str) -> str:
+    if sql_type == "jsonb":
+        return f"{name}::jsonb AS {name}"
+    element = sql_type.removesuffix("[]")
+    return (
+        f"ARRAY(SELECT e::{element} FROM jsonb_array_elements_text({name}::jsonb) AS e) AS {name}"
+    )
