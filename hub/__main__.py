@@ -147,21 +147,20 @@ def audit_verify() -> None:
     """Walk the whole audit chain; exit 1 at the first row that does not verify."""
     from hub.store import audit_repo, connect
 
-    async def _run() -> tuple[int, object, tuple[int, bytes]]:
+    async def _run() -> tuple[int, object, tuple[int, bytes] | None]:
         s = HubSettings()
         conn = await connect(s.postgres)
         try:
-            count, broken = await audit_repo.verify(conn)
-            return count, broken, await audit_repo.head(conn)
+            return await audit_repo.verify_with_head(conn)
         finally:
             await conn.close()
 
-    count, broken, (seq, last) = asyncio.run(_run())
-    if broken is not None:
+    count, broken, head = asyncio.run(_run())
+    if broken is not None or head is None:
         typer.echo(f"audit chain BROKEN after {count} rows: {broken}", err=True)
         raise typer.Exit(1)
     # Keep the head elsewhere too: a truncated chain with a rewritten head verifies here.
-    typer.echo(f"audit chain verifies: {count} rows, head {seq} {last.hex()}")
+    typer.echo(f"audit chain verifies: {count} rows, head {head[0]} {head[1].hex()}")
 
 
 def main() -> None:

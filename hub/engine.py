@@ -11,7 +11,9 @@ Each handler submits a `Job` and waits. The engine gathers the jobs that arrive 
    the audit chain (after one round trip to lock the chain's head).
 
 So a batch costs five round trips to PostgreSQL (BEGIN, read, audit head, write, COMMIT) whatever
-its size.
+its size, once its connection has prepared statements of that shape (the write's text depends on
+which kinds of rows a batch writes: a new shape costs one round trip more, once per connection).
+A batch whose writes find a row created since its read (`RowsChanged`) is rolled back and run again.
 
 After the commit it publishes the outbox rows with pipelined confirms; rows that fail to publish
 stay for the relay. Only then are the jobs' futures resolved, so a handler acks its message after
@@ -42,7 +44,7 @@ from hub.publisher import Publisher
 from hub.settings import EngineSettings
 from hub.state import Changes, Deferred, OrderRow, WarrantRow
 from hub.store import audit_repo, state_repo
-from hub.store.statement import Statement
+from hub.store.statement import RowsChanged, Statement
 
 __all__ = ["Clock", "Engine", "EngineStats", "Job", "as_hub_error"]
 
@@ -126,6 +128,7 @@ _TRANSIENT_PG = (
     ConnectionError,
     OSError,
     TimeoutError,
+    RowsChanged,  # rows a batch read as absent were created meanwhile: read again
 )
 
 
@@ -167,7 +170,8 @@ class Engine:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        await asyncio.gather(*self._flushes, return_exceptions=True)
+        while self._flushes:  # flushes, and the connections they give back as they end
+            await asyncio.gather(*tuple(self._flushes), return_exceptions=True)
         for task in (self._answering, self._recording):
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
@@ -270,12 +274,18 @@ class Engine:
         back (one more round trip), and the batch need not wait for that to publish."""
         task = asyncio.create_task(self._pool.release(conn), name="hub-engine-release")
         self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
+        task.add_done_callback(self._released)
+
+    def _released(self, task: asyncio.Task[None]) -> None:
+        self._flushes.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # The pool closed the connection (its reset failed: a database restart, say).
+            log.info("pool.connection_dropped", error=type(error).__name__)
 
     async def _decide_batch(self, conn: Any, jobs: Sequence[Job]) -> _Batch:
         loaded = await self._load(conn, jobs)
         fresh = loaded.fresh
-        batch = _Batch()
+        batch = _Batch(read_orders=set(loaded.orders), read_warrants=set(loaded.warrants))
         todo: list[Job] = []
         for j in jobs:  # the first of each id claimed now is processed; the rest are duplicates
             key = (j.consumer, j.message_id)

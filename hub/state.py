@@ -134,6 +134,8 @@ class Changes:
 
     orders: dict[str, OrderRow] = field(default_factory=dict)
     warrants: dict[str, WarrantRow] = field(default_factory=dict)
+    read_orders: set[str] = field(default_factory=set)  # keys the batch read: the rest are new
+    read_warrants: set[str] = field(default_factory=set)
     open_deadlines: list[DeadlineRow] = field(default_factory=list)
     satisfied: list[tuple[str, str, datetime]] = field(default_factory=list)
     alerted: list[tuple[str, str, int]] = field(default_factory=list)

@@ -28,7 +28,7 @@ def _jsonb_decode(data: bytes) -> Any:
 
 
 async def _init(conn: asyncpg.Connection[Any]) -> None:
-    # Binary codecs, so that COPY (which speaks binary) can write jsonb columns too.
+    # jsonb and json as Python values (jsonb in the binary format, which COPY speaks too).
     await conn.set_type_codec(
         "jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog", format="binary"
     )

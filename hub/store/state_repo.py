@@ -8,7 +8,7 @@ Round trips, not rows, are what a batch's time goes to under a light load.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cached_property
@@ -72,16 +72,22 @@ class _Table(Generic[Row]):
             f" FROM {self.name} WHERE {self.key} = ANY({param}) ORDER BY {self.key} FOR UPDATE) r)"
         )
 
-    def upsert(self, stmt: Statement, rows: Iterable[Row]) -> None:
-        """Insert or update these rows (keys must be distinct)."""
+    def upsert(self, stmt: Statement, rows: Iterable[Row], read: Set[str]) -> None:
+        """Update the rows whose keys are in `read` (the batch read and locked them); insert the
+        others, which the batch read as absent: if another transaction created one since, the
+        statement raises `RowsChanged` rather than overwrite it with a decision that did not see
+        it (a statement's snapshot is the one it started with, even after waiting for a lock).
+        """
         data = [tuple(getattr(r, c) for c in self.columns) for r in rows]
         changes = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.updated)
         stmt.insert(
             self.name,
             self.types,
-            data,
+            [d for d in data if d[0] in read],
             f"ON CONFLICT ({self.key}) DO UPDATE SET {changes}, updated_at = now()",
         )
+        new = [d for d in data if d[0] not in read]
+        stmt.insert(self.name, self.types, new, "ON CONFLICT DO NOTHING", all_new=True)
 
 
 _ORDERS = _Table(
@@ -182,8 +188,8 @@ async def claim_and_load(
 
 def add_changes(stmt: Statement, changes: Changes) -> None:
     """Add a batch's writes (all but its audit entries) to `stmt`."""
-    _ORDERS.upsert(stmt, changes.orders.values())
-    _WARRANTS.upsert(stmt, changes.warrants.values())
+    _ORDERS.upsert(stmt, changes.orders.values(), changes.read_orders)
+    _WARRANTS.upsert(stmt, changes.warrants.values(), changes.read_warrants)
     _add_deadlines(stmt, changes)
     _add_outbox(stmt, changes)
     _add_deliveries(stmt, changes)

@@ -4,6 +4,10 @@ Every part is an INSERT, UPDATE or DELETE whose rows come as arrays, one per col
 part with no rows is left out. All parts of a statement see the snapshot it started with, never
 each other's rows, and PostgreSQL applies only one of two changes to the same row in one statement:
 a caller gives every row at most one change (see `hub.state.deadline_changes`).
+
+A part can say how many rows it must write: an insert of rows its caller read as absent (`ON
+CONFLICT DO NOTHING`) writes fewer if another transaction created one since. The statement then
+raises `RowsChanged`, and the caller's transaction, rolled back, is run again on fresh reads.
 """
 
 from __future__ import annotations
@@ -14,13 +18,17 @@ from typing import Any
 
 from hub.store.pool import Conn
 
-__all__ = ["Statement", "as_json"]
+__all__ = ["RowsChanged", "Statement", "as_json"]
 
 
-def as_json(value: Any) -> str:
+def as_json(value: Any) -> str | None:
     """A jsonb value as the text PostgreSQL parses (arrays of jsonb go as text: asyncpg reads a
-    list inside a list as a second dimension)."""
-    return json.dumps(value, separators=(",", ":"))
+    list inside a list as a second dimension); None stays NULL."""
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+class RowsChanged(Exception):
+    """A part wrote fewer rows than its caller expected: rows it read have changed since."""
 
 
 class Statement:
@@ -29,6 +37,7 @@ class Statement:
     def __init__(self) -> None:
         self._parts: list[str] = []
         self._args: list[Any] = []
+        self._expected: dict[int, tuple[int, str]] = {}  # part -> (rows, what they are)
 
     def __bool__(self) -> bool:
         return bool(self._parts)
@@ -64,29 +73,49 @@ class Statement:
         columns: Mapping[str, str],
         rows: Sequence[Sequence[Any]],
         on_conflict: str = "",
+        *,
+        all_new: bool = False,
     ) -> None:
-        """Add `INSERT INTO table (columns) ... [on_conflict]` of these rows (nothing if none)."""
+        """Add `INSERT INTO table (columns) ... [on_conflict]` of these rows (nothing if none).
+
+        `all_new`: the rows were read as absent and must all be written (`on_conflict` should be
+        `ON CONFLICT DO NOTHING`); `execute` raises `RowsChanged` if any was created meanwhile.
+        """
         if rows:
             names = ", ".join(columns)
             source = self.rows(columns, rows)
-            self.add(f"INSERT INTO {table} ({names}) SELECT {names} FROM {source} {on_conflict}")
+            sql = f"INSERT INTO {table} ({names}) SELECT {names} FROM {source} {on_conflict}"
+            if all_new:
+                self.add(f"{sql} RETURNING 1", expect=(len(rows), f"new rows of {table}"))
+            else:
+                self.add(sql)
 
-    def add(self, sql: str) -> None:
-        """Add one data-modifying part (its placeholders made by `param` or `rows`)."""
+    def add(self, sql: str, expect: tuple[int, str] | None = None) -> None:
+        """Add one data-modifying part (its placeholders made by `param` or `rows`); `expect`:
+        (rows it must return, what they are), for a part ending in `RETURNING`."""
+        if expect is not None:
+            self._expected[len(self._parts)] = expect
         self._parts.append(sql)
 
     async def execute(self, conn: Conn) -> None:
-        """Run every part, in the caller's transaction, as one statement (nothing if empty)."""
+        """Run every part, in the caller's transaction, as one statement (nothing if empty);
+        raise `RowsChanged` if a part wrote fewer rows than it expected."""
         if not self._parts:
             return
         ctes = ", ".join(f"p{i} AS ({sql})" for i, sql in enumerate(self._parts))
-        await conn.execute(f"WITH {ctes} SELECT 1", *self._args)
+        counts = ", ".join(f"(SELECT count(*) FROM p{i})" for i in self._expected) or "1"
+        row = await conn.fetchrow(f"WITH {ctes} SELECT {counts}", *self._args)
+        assert row is not None  # a SELECT without FROM returns one row
+        if not self._expected:
+            return
+        for got, (wanted, what) in zip(row, self._expected.values(), strict=True):
+            if got != wanted:
+                raise RowsChanged(f"{what}: {wanted - got} created by another transaction")
 
 
 def _from_json(name: str, sql_type: str) -> str:
     if sql_type == "jsonb":
         return f"{name}::jsonb AS {name}"
     element = sql_type.removesuffix("[]")
-    return (
-        f"ARRAY(SELECT e::{element} FROM jsonb_array_elements_text({name}::jsonb) AS e) AS {name}"
-    )
+    items = f"jsonb_array_elements_text({name}::jsonb) WITH ORDINALITY AS x(e, i)"
+    return f"ARRAY(SELECT e::{element} FROM {items} ORDER BY i) AS {name}"

@@ -20,10 +20,10 @@ from hub.engine import Engine, Job
 from hub.errors import PublishFailed
 from hub.outgoing import Outgoing
 from hub.settings import EngineSettings, PostgresSettings
-from hub.state import Changes, DeadlineRow
+from hub.state import Changes, DeadlineRow, WarrantRow
 from hub.store import audit_repo, state_repo
-from hub.store.pool import create_pool
-from hub.store.statement import Statement
+from hub.store.pool import create_pool, migrate
+from hub.store.statement import RowsChanged, Statement
 from tests.conftest import PG_DSN
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -210,7 +210,10 @@ async def test_audit_verify_prints_the_head_to_keep_elsewhere(
     async with pool.acquire() as conn:
         async with conn.transaction():
             await audit_repo.append(conn, [AuditEntry(NOW, "t", "a", str(i)) for i in range(3)])
-        seq, last = await audit_repo.head(conn)
+        count, broken, head = await audit_repo.verify_with_head(conn)
+    assert (count, broken) == (3, None)
+    assert head is not None
+    seq, last = head
     monkeypatch.setenv("HUB_POSTGRES__DSN", PG_DSN)
     monkeypatch.setenv("HUB_POSTGRES__SCHEMA", schema)
     runner = CliRunner()
@@ -220,6 +223,101 @@ async def test_audit_verify_prints_the_head_to_keep_elsewhere(
     assert seq == 3
     async with pool.acquire() as conn:
         await conn.execute("DELETE FROM audit_log WHERE seq = 3")
-    broken = await asyncio.to_thread(runner.invoke, app, ["audit", "verify"])
-    assert broken.exit_code == 1
-    assert "rows 3 to 3 are missing" in broken.output
+    cut = await asyncio.to_thread(runner.invoke, app, ["audit", "verify"])
+    assert cut.exit_code == 1
+    assert "rows 3 to 3 are missing" in cut.output
+
+
+def _warrant(state: str = "issued") -> WarrantRow:
+    return WarrantRow("W-1", "P-1", "k" * 40, state, None, None, None, "public", None)
+
+
+async def test_a_row_created_since_the_read_is_not_overwritten(
+    pool: asyncpg.Pool, schema: str
+) -> None:
+    """A statement keeps the snapshot it started with, even after waiting for a lock: a batch
+    that read a warrant as absent must not overwrite one created meanwhile; it is read again."""
+    async with pool.acquire() as conn, conn.transaction():
+        loaded = await state_repo.claim_and_load(conn, [("q", uuid4())], (), ["W-1"], None)
+        assert loaded.warrants == {}
+        other = await asyncpg.connect(PG_DSN, server_settings={"search_path": schema})
+        try:
+            created = Statement()
+            state_repo.add_changes(created, Changes(warrants={"W-1": _warrant("registered")}))
+            await created.execute(other)
+        finally:
+            await other.close()
+        stale = Statement()
+        state_repo.add_changes(stale, Changes(warrants={"W-1": _warrant()}))
+        with pytest.raises(RowsChanged, match="new rows of warrants: 1 created"):
+            await stale.execute(conn)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT state FROM warrants") == "registered"
+        # read (and locked) first, the same row is updated
+        async with conn.transaction():
+            loaded = await state_repo.claim_and_load(conn, [], (), ["W-1"], None)
+            changes = Changes(warrants={"W-1": _warrant("revoked")}, read_warrants={"W-1"})
+            stmt = Statement()
+            state_repo.add_changes(stmt, changes)
+            await stmt.execute(conn)
+        assert await conn.fetchval("SELECT state FROM warrants") == "revoked"
+
+
+async def test_a_failed_decision_gives_its_inbox_claim_back(pool: asyncpg.Pool) -> None:
+    """In a batch of three, the job whose decision fails is set aside and can come again."""
+    factory = WarrantFactory()
+    envelopes = [parse_envelope(factory.make(i)[1]) for i in range(3)]
+    poison = envelopes[1].message_id
+
+    def decider(env: Any, view: Any, now: datetime) -> Any:
+        if env.message_id == poison:
+            raise ValueError("this one cannot be decided")
+        return decide(env, view, now, Directory(units=frozenset()))
+
+    engine = Engine(pool, _Confirming(), EngineSettings(max_wait_ms=20), lambda: NOW, decider)
+    jobs = [Job("hub.court.in", env.message_id, (env,)) for env in envelopes]
+    await engine.start()
+    try:
+        results = await asyncio.gather(*(engine.run(j) for j in jobs), return_exceptions=True)
+    finally:
+        await engine.stop()
+    assert engine.stats.batches == 1
+    assert [type(r).__name__ for r in results] == ["NoneType", "ValueError", "NoneType"]
+    async with pool.acquire() as conn:
+        seen = await state_repo.seen_in_inbox(conn, [(j.consumer, j.message_id) for j in jobs])
+        assert seen == {(j.consumer, j.message_id) for j in (jobs[0], jobs[2])}
+        assert await conn.fetchval("SELECT count(*) FROM warrants") == 2
+
+
+async def test_migration_0005_starts_the_head_at_the_chains_last_row(
+    pool: asyncpg.Pool, schema: str
+) -> None:
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await audit_repo.append(conn, [AuditEntry(NOW, "t", "a", str(i)) for i in range(4)])
+        last = await conn.fetchval("SELECT hash FROM audit_log WHERE seq = 4")
+        await conn.execute("DROP TABLE audit_head")  # the chain as an earlier version left it
+        await conn.execute("DELETE FROM schema_migrations WHERE version = '0005_audit_head'")
+    migrator = await asyncpg.connect(PG_DSN)
+    try:
+        assert await migrate(migrator, schema) == ["0005_audit_head"]
+    finally:
+        await migrator.close()
+    async with pool.acquire() as conn:
+        head = await conn.fetchrow("SELECT seq, hash FROM audit_head")
+        assert head is not None
+        assert tuple(head) == (4, last)
+        assert await audit_repo.verify(conn) == (4, None)
+
+
+async def test_a_head_left_behind_goes_on_from_the_chains_last_row(pool: asyncpg.Pool) -> None:
+    """Rows appended by a hub of an earlier version (which does not move the head)."""
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await audit_repo.append(conn, [AuditEntry(NOW, "t", "a", str(i)) for i in range(3)])
+        await conn.execute(
+            "UPDATE audit_head SET seq = 1, hash = (SELECT hash FROM audit_log WHERE seq = 1)"
+        )
+        async with conn.transaction():
+            await audit_repo.append(conn, [AuditEntry(NOW, "t", "b", str(i)) for i in range(2)])
+        assert await audit_repo.verify(conn) == (5, None)
