@@ -226,9 +226,8 @@ class Intake:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 await self.flush()
-        for channel in self._channels:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(5):
-                    await channel.close()
+        with contextlib.suppress(TimeoutError):  # together, under one deadline
+            async with asyncio.timeout(5):
+                await asyncio.gather(*(c.close() for c in self._channels), return_exceptions=True)
         self._channels.clear()
         self._settlements.clear()

@@ -1,5 +1,5 @@
 """The cluster test's helpers: its own directory, bounded calls to `deploy/cluster.sh` and
-`deploy/private.sh`, the nodes' logs, and a TCP load balancer in front of the nodes."""
+`deploy/private.sh`, the nodes' logs (the TCP load balancer in front of them: `tests.balancer`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -78,64 +77,3 @@ def node_logs(lines: int = 60) -> str:
         return sh("logs", str(lines), timeout_s=30)
     except ScriptFailed as e:
         return str(e)
-
-
-class Balancer:
-    """A TCP load balancer in front of the nodes, as production puts one (or a Kubernetes Service)
-    before the cluster: each new connection goes to the first node, in `ports` order, that takes it.
-
-    The hub has one broker URL; through this, a reconnect after its node died reaches another node.
-    """
-
-    def __init__(self, ports: list[int]) -> None:
-        self.ports = ports
-        self.connections: list[tuple[float, int]] = []  # (time.monotonic(), node port) per client
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> int:
-        """Listen on a free loopback port; return it."""
-        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    def backends_since(self, t: float) -> list[int]:
-        """The node ports of the connections made at or after `t`."""
-        return [port for at, port in self.connections if at >= t]
-
-    async def stop(self) -> None:
-        """Stop listening and cut every connection."""
-        if self._server is not None:
-            self._server.close()
-        for w in list(self._writers):
-            w.close()
-        if self._server is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 10)
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        for port in self.ports:
-            try:
-                up = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 3)
-            except (OSError, TimeoutError):
-                continue
-            self.connections.append((time.monotonic(), port))
-            self._writers |= {writer, up[1]}
-            try:
-                await asyncio.gather(_pipe(reader, up[1]), _pipe(up[0], writer))
-            finally:
-                self._writers -= {writer, up[1]}
-            return
-        writer.close()  # no node takes connections
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy until either side ends; then close `writer` (which ends the other direction too)."""
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except OSError:
-        pass
-    finally:
-        writer.close()

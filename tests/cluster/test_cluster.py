@@ -54,10 +54,10 @@ from hub.settings import (
     RabbitSettings,
     RetrySettings,
 )
+from tests.balancer import Balancer
 from tests.cluster.nodes import (
     CLUSTER_DIR,
     PRIVATE_SH,
-    Balancer,
     ScriptFailed,
     ash,
     node_logs,
