@@ -142,16 +142,40 @@ def migrate() -> None:
     typer.echo(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
 
 
+def _head(text: str | None) -> tuple[int, bytes] | None:
+    if text is None:
+        return None
+    seq, _, digest = text.partition(":")
+    try:
+        head = int(seq), bytes.fromhex(digest)
+    except ValueError:
+        raise typer.BadParameter("expected SEQ:HASH, as `audit verify` prints it") from None
+    if len(head[1]) != 32:
+        raise typer.BadParameter("the hash is 64 hexadecimal digits")
+    return head
+
+
 @audit_app.command("verify")
-def audit_verify() -> None:
+def audit_verify(
+    kept: Annotated[
+        str | None,
+        typer.Option(
+            "--kept-head",
+            help="SEQ:HASH printed by an earlier run and kept elsewhere: the chain must still"
+            " hold that row (catches a chain cut short whose head row was rewritten too)",
+        ),
+    ] = None,
+) -> None:
     """Walk the whole audit chain; exit 1 at the first row that does not verify."""
     from hub.store import audit_repo, connect
+
+    expected = _head(kept)
 
     async def _run() -> tuple[int, object, tuple[int, bytes] | None]:
         s = HubSettings()
         conn = await connect(s.postgres)
         try:
-            return await audit_repo.verify_with_head(conn)
+            return await audit_repo.verify_with_head(conn, expected)
         finally:
             await conn.close()
 
@@ -160,7 +184,7 @@ def audit_verify() -> None:
         typer.echo(f"audit chain BROKEN after {count} rows: {broken}", err=True)
         raise typer.Exit(1)
     # Keep the head elsewhere too: a truncated chain with a rewritten head verifies here.
-    typer.echo(f"audit chain verifies: {count} rows, head {head[0]} {head[1].hex()}")
+    typer.echo(f"audit chain verifies: {count} rows, head {head[0]}:{head[1].hex()}")
 
 
 def main() -> None:

@@ -89,8 +89,16 @@ def seal(last_seq: int, last_hash: bytes, entries: Iterable[AuditEntry]) -> list
 class ChainVerifier:
     """Checks rows one at a time, in `seq` order, in constant memory."""
 
-    def __init__(self, start_seq: int = 0, start_hash: bytes = GENESIS) -> None:
+    def __init__(
+        self,
+        start_seq: int = 0,
+        start_hash: bytes = GENESIS,
+        kept: tuple[int, bytes] | None = None,
+    ) -> None:
+        """`kept`: a head (seq, hash) printed by an earlier verification and kept outside the
+        database; the chain must still hold that row, unchanged."""
         self._prev, self._expected = start_hash, start_seq + 1
+        self._kept = kept
 
     def feed(self, r: SealedEntry) -> ChainBreak | None:
         """Check the next row; return the break it shows, or None."""
@@ -102,14 +110,21 @@ class ChainVerifier:
             return ChainBreak(r.seq, "link to the previous row does not match")
         if _hash(self._prev, r.seq, r.entry) != r.hash:
             return ChainBreak(r.seq, "row content does not match its hash")
+        if self._kept is not None and r.seq == self._kept[0] and r.hash != self._kept[1]:
+            return ChainBreak(r.seq, "row differs from the head kept elsewhere")
         self._prev, self._expected = r.hash, self._expected + 1
         return None
 
     def ends_at(self, seq: int, hash_: bytes) -> ChainBreak | None:
         """Once every row is fed: the break, if the chain does not end at the head (`seq`,
-        `hash_`) its writers recorded. Rows cut off the end show here, unless the head was
-        rewritten too."""
+        `hash_`) its writers recorded, or lacks the head kept elsewhere. Rows cut off the end show
+        here; if the head row was rewritten too, only against a head kept elsewhere."""
         last = self._expected - 1
+        if self._kept is not None and last < self._kept[0]:
+            kept = self._kept[0]
+            return ChainBreak(
+                last + 1, f"rows {last + 1} to {kept} are missing (a head kept elsewhere is {kept})"
+            )
         if last < seq:
             return ChainBreak(last + 1, f"rows {last + 1} to {seq} are missing (the head is {seq})")
         if last > seq:

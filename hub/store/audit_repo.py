@@ -98,10 +98,11 @@ async def verify(conn: Conn) -> tuple[int, ChainBreak | None]:
 
 
 async def verify_with_head(
-    conn: Conn,
+    conn: Conn, kept: tuple[int, bytes] | None = None
 ) -> tuple[int, ChainBreak | None, tuple[int, bytes] | None]:
-    """`verify`, and the head it verified against (seq, hash), read in the same snapshot."""
-    checker, count = ChainVerifier(), 0
+    """`verify`, and the head it verified against (seq, hash), read in the same snapshot; with
+    `kept`, a head printed by an earlier verification, also check that the chain still holds it."""
+    checker, count = ChainVerifier(kept=kept), 0
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         row = await conn.fetchrow("SELECT seq, hash FROM audit_head")
         head = None if row is None else (int(row["seq"]), bytes(row["hash"]))

@@ -219,13 +219,25 @@ async def test_audit_verify_prints_the_head_to_keep_elsewhere(
     runner = CliRunner()
     verified = await asyncio.to_thread(runner.invoke, app, ["audit", "verify"])
     assert verified.exit_code == 0, verified.output
-    assert f"verifies: 3 rows, head {seq} {last.hex()}" in verified.output
+    assert f"verifies: 3 rows, head {seq}:{last.hex()}" in verified.output
     assert seq == 3
     async with pool.acquire() as conn:
         await conn.execute("DELETE FROM audit_log WHERE seq = 3")
     cut = await asyncio.to_thread(runner.invoke, app, ["audit", "verify"])
     assert cut.exit_code == 1
     assert "rows 3 to 3 are missing" in cut.output
+    async with pool.acquire() as conn:  # the head rewritten to match: only a kept head shows it
+        await conn.execute(
+            "UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_log WHERE seq = 2)"
+        )
+    rewritten = await asyncio.to_thread(runner.invoke, app, ["audit", "verify"])
+    assert rewritten.exit_code == 0, rewritten.output
+    kept = ["audit", "verify", "--kept-head", f"{seq}:{last.hex()}"]
+    caught = await asyncio.to_thread(runner.invoke, app, kept)
+    assert caught.exit_code == 1
+    assert "a head kept elsewhere is 3" in caught.output
+    bad = await asyncio.to_thread(runner.invoke, app, ["audit", "verify", "--kept-head", "3:xyz"])
+    assert bad.exit_code == 2
 
 
 def _warrant(state: str = "issued") -> WarrantRow:

@@ -89,3 +89,28 @@ def test_the_chain_must_end_at_its_head(
         assert checker.feed(row) is None
     broken = checker.ends_at(head[0], hashes[head[1]])
     assert (broken.problem if broken else None) == problem
+
+
+@pytest.mark.parametrize(
+    ("fed", "kept", "problem"),
+    [
+        (5, (3, "third"), None),
+        (5, (5, "last"), None),
+        # cut to 3 rows, and the head row rewritten to match: only the kept head shows it
+        (3, (5, "last"), "rows 4 to 5 are missing (a head kept elsewhere is 5)"),
+        (5, (3, "last"), "row differs from the head kept elsewhere"),
+    ],
+)
+def test_a_head_kept_elsewhere_must_still_be_in_the_chain(
+    fed: int, kept: tuple[int, str], problem: str | None
+) -> None:
+    rows = _chain(5)
+    hashes = {"last": rows[-1].hash, "third": rows[2].hash}
+    checker = ChainVerifier(kept=(kept[0], hashes[kept[1]]))
+    broken = None
+    for row in rows[:fed]:
+        if (broken := checker.feed(row)) is not None:
+            break
+    if broken is None:  # the head row says where the chain ends now: the last row fed
+        broken = checker.ends_at(fed, rows[fed - 1].hash)
+    assert (broken.problem if broken else None) == problem
