@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -143,16 +144,15 @@ def migrate() -> None:
 
 
 def _head(text: str | None) -> tuple[int, bytes] | None:
+    """SEQ:HASH (or SEQ HASH) as `audit verify` prints a head."""
     if text is None:
         return None
-    seq, _, digest = text.partition(":")
-    try:
-        head = int(seq), bytes.fromhex(digest)
-    except ValueError:
-        raise typer.BadParameter("expected SEQ:HASH, as `audit verify` prints it") from None
-    if len(head[1]) != 32:
-        raise typer.BadParameter("the hash is 64 hexadecimal digits")
-    return head
+    found = re.fullmatch(r"([0-9]+)[: ]([0-9a-fA-F]{64})", text.strip(), flags=re.ASCII)
+    if found is None:
+        raise typer.BadParameter(
+            "expected SEQ:HASH as `audit verify` prints it", param_hint="--kept-head"
+        )
+    return int(found[1]), bytes.fromhex(found[2])
 
 
 @audit_app.command("verify")
@@ -185,6 +185,8 @@ def audit_verify(
         raise typer.Exit(1)
     # Keep the head elsewhere too: a truncated chain with a rewritten head verifies here.
     typer.echo(f"audit chain verifies: {count} rows, head {head[0]}:{head[1].hex()}")
+    if expected is not None:
+        typer.echo(f"the head kept elsewhere ({expected[0]}) is in the chain")
 
 
 def main() -> None:

@@ -41,6 +41,8 @@ from hub.topology import CONNECTORS, Connector, Topology, build_topology, in_que
 
 __all__ = ["Hub", "settle_heap", "utc_now"]
 
+_BROKER_STOP_S = 5.0
+
 log = structlog.get_logger("hub.app")
 
 
@@ -221,7 +223,13 @@ class Hub:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.intake.stop()
-        await self.broker.stop()
+        try:
+            # A broker that stopped answering (packets dropped, not refused) would hold this until
+            # the AMQP heartbeat gives the connection up; what is unsettled comes back anyway.
+            async with asyncio.timeout(_BROKER_STOP_S):
+                await self.broker.stop()
+        except TimeoutError:
+            log.warning("broker.stop_abandoned", after_s=_BROKER_STOP_S)
         await self.engine.stop()
         await self.http.aclose()
         await self.pool.close()

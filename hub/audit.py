@@ -99,6 +99,12 @@ class ChainVerifier:
         database; the chain must still hold that row, unchanged."""
         self._prev, self._expected = start_hash, start_seq + 1
         self._kept = kept
+        # A kept head at or before the start can only be the start itself.
+        self._kept_break = (
+            ChainBreak(kept[0], "the head kept elsewhere is not in the chain")
+            if kept is not None and kept[0] <= start_seq and kept != (start_seq, start_hash)
+            else None
+        )
 
     def feed(self, r: SealedEntry) -> ChainBreak | None:
         """Check the next row; return the break it shows, or None."""
@@ -120,13 +126,12 @@ class ChainVerifier:
         `hash_`) its writers recorded, or lacks the head kept elsewhere. Rows cut off the end show
         here; if the head row was rewritten too, only against a head kept elsewhere."""
         last = self._expected - 1
-        if self._kept is not None and last < self._kept[0]:
-            kept = self._kept[0]
-            return ChainBreak(
-                last + 1, f"rows {last + 1} to {kept} are missing (a head kept elsewhere is {kept})"
-            )
-        if last < seq:
-            return ChainBreak(last + 1, f"rows {last + 1} to {seq} are missing (the head is {seq})")
+        if self._kept_break is not None:
+            return self._kept_break
+        end = seq if self._kept is None else max(seq, self._kept[0])
+        if last < end:
+            whose = "the head is" if end == seq else "a head kept elsewhere is"
+            return ChainBreak(last + 1, f"rows {last + 1} to {end} are missing ({whose} {end})")
         if last > seq:
             return ChainBreak(seq + 1, f"rows after the head ({seq}) were added outside the chain")
         if self._prev != hash_:

@@ -223,7 +223,7 @@ class Intake:
         self._consumers.clear()
         if self._handling:
             await asyncio.wait(list(self._handling), timeout=self._graceful)
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(Exception):  # a broker gone: what is unsettled comes back
             async with asyncio.timeout(5):
                 await self.flush()
         with contextlib.suppress(TimeoutError):  # together, under one deadline

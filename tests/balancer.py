@@ -21,14 +21,12 @@ class Balancer:
         self.connections: list[tuple[float, int]] = []  # (time.monotonic(), node port) per client
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self._holding = False
+        self._silent = False
 
-    def blackhole(self) -> None:
-        """Cut every connection, then take new ones and never answer (a network that drops
-        packets, as against a node that refuses: `stop`)."""
-        self._holding = True
-        for w in list(self._writers):
-            w.close()
+    def silence(self) -> None:
+        """From now on forward nothing, either way, and answer no new connection, while every
+        socket stays open: a network that drops packets (as against a node that refuses: `stop`)."""
+        self._silent = True
 
     async def start(self) -> int:
         """Listen on a free loopback port; return it."""
@@ -51,10 +49,8 @@ class Balancer:
                 await asyncio.wait_for(self._server.wait_closed(), 10)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._holding:
-            self._writers.add(writer)
-            await reader.read()  # until the client gives up, or `stop` cuts it
-            writer.close()
+        if self._silent:
+            await self._hold(reader, writer)
             return
         for port in self.ports:
             try:
@@ -64,20 +60,33 @@ class Balancer:
             self.connections.append((time.monotonic(), port))
             self._writers |= {writer, up[1]}
             try:
-                await asyncio.gather(_pipe(reader, up[1]), _pipe(up[0], writer))
+                await asyncio.gather(self._pipe(reader, up[1]), self._pipe(up[0], writer))
             finally:
                 self._writers -= {writer, up[1]}
             return
         writer.close()  # no node takes connections
 
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Read and drop until the client gives up or `stop` cuts it."""
+        self._writers.add(writer)
+        try:
+            with contextlib.suppress(OSError):
+                while await reader.read(65536):
+                    pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy until either side ends; then close `writer` (which ends the other direction too)."""
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except OSError:
-        pass
-    finally:
-        writer.close()
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Copy until either side ends (dropping all once silenced); then close `writer`, which
+        ends the other direction too."""
+        try:
+            while data := await reader.read(65536):
+                if self._silent:
+                    continue
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()

@@ -236,8 +236,11 @@ async def test_audit_verify_prints_the_head_to_keep_elsewhere(
     caught = await asyncio.to_thread(runner.invoke, app, kept)
     assert caught.exit_code == 1
     assert "a head kept elsewhere is 3" in caught.output
-    bad = await asyncio.to_thread(runner.invoke, app, ["audit", "verify", "--kept-head", "3:xyz"])
-    assert bad.exit_code == 2
+    for bad in ("3:xyz", f"-3:{last.hex()}", f"3:{last.hex()[:-2]}"):
+        refused = await asyncio.to_thread(
+            runner.invoke, app, ["audit", "verify", "--kept-head", bad]
+        )
+        assert refused.exit_code == 2, bad
 
 
 def _warrant(state: str = "issued") -> WarrantRow:

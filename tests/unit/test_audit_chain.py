@@ -99,13 +99,15 @@ def test_the_chain_must_end_at_its_head(
         # cut to 3 rows, and the head row rewritten to match: only the kept head shows it
         (3, (5, "last"), "rows 4 to 5 are missing (a head kept elsewhere is 5)"),
         (5, (3, "last"), "row differs from the head kept elsewhere"),
+        (5, (0, "genesis"), None),  # kept while the chain was empty
+        (5, (0, "last"), "the head kept elsewhere is not in the chain"),
     ],
 )
 def test_a_head_kept_elsewhere_must_still_be_in_the_chain(
     fed: int, kept: tuple[int, str], problem: str | None
 ) -> None:
     rows = _chain(5)
-    hashes = {"last": rows[-1].hash, "third": rows[2].hash}
+    hashes = {"last": rows[-1].hash, "third": rows[2].hash, "genesis": GENESIS}
     checker = ChainVerifier(kept=(kept[0], hashes[kept[1]]))
     broken = None
     for row in rows[:fed]:
@@ -114,3 +116,14 @@ def test_a_head_kept_elsewhere_must_still_be_in_the_chain(
     if broken is None:  # the head row says where the chain ends now: the last row fed
         broken = checker.ends_at(fed, rows[fed - 1].hash)
     assert (broken.problem if broken else None) == problem
+
+
+def test_missing_rows_are_counted_to_the_further_head() -> None:
+    """Rows 4 and 5 cut off, the head row still at 5, a head kept at 4: all that is missing."""
+    rows = _chain(5)
+    checker = ChainVerifier(kept=(4, rows[3].hash))
+    for row in rows[:3]:
+        assert checker.feed(row) is None
+    broken = checker.ends_at(5, rows[4].hash)
+    assert broken is not None
+    assert broken.problem == "rows 4 to 5 are missing (the head is 5)"
