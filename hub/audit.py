@@ -125,9 +125,9 @@ class ChainVerifier:
         """Once every row is fed: the break, if the chain does not end at the head (`seq`,
         `hash_`) its writers recorded, or lacks the head kept elsewhere. Rows cut off the end show
         here; if the head row was rewritten too, only against a head kept elsewhere."""
-        last = self._expected - 1
         if self._kept_break is not None:
             return self._kept_break
+        last = self._expected - 1
         end = seq if self._kept is None else max(seq, self._kept[0])
         if last < end:
             whose = "the head is" if end == seq else "a head kept elsewhere is"

@@ -18,10 +18,10 @@ from typing import Any
 
 from hub.store.pool import Conn
 
-__all__ = ["RowsChanged", "Statement", "as_json"]
+__all__ = ["RowsChanged", "Statement"]
 
 
-def as_json(value: Any) -> str | None:
+def _as_json(value: Any) -> str | None:
     """A jsonb value as the text PostgreSQL parses (arrays of jsonb go as text: asyncpg reads a
     list inside a list as a second dimension); None stays NULL."""
     return None if value is None else json.dumps(value, separators=(",", ":"))
@@ -38,9 +38,6 @@ class Statement:
         self._parts: list[str] = []
         self._args: list[Any] = []
         self._expected: dict[int, tuple[int, str]] = {}  # part -> (rows, what they are)
-
-    def __bool__(self) -> bool:
-        return bool(self._parts)
 
     def param(self, value: Any, sql_type: str) -> str:
         """A placeholder for one value."""
@@ -59,7 +56,7 @@ class Statement:
         for i, (name, sql_type) in enumerate(columns.items()):
             values = [r[i] for r in rows]
             if sql_type == "jsonb" or sql_type.endswith("[]"):
-                params.append(self.param([as_json(v) for v in values], "text[]"))
+                params.append(self.param([_as_json(v) for v in values], "text[]"))
                 selected.append(_from_json(name, sql_type))
             else:
                 params.append(self.param(values, f"{sql_type}[]"))

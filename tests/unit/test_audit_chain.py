@@ -67,6 +67,22 @@ def test_timestamps_hash_the_same_in_any_zone() -> None:
     assert verify_chain([moved]) is None
 
 
+def _problem(fed: int, head: tuple[int, str], kept: tuple[int, str] | None = None) -> str | None:
+    """Feed the first `fed` rows of a five-row chain, then end at `head`: the problem found.
+
+    Hashes by name: the last row's, the third's, the fourth's, the last row fed, the genesis.
+    """
+    rows = _chain(5)
+    named = {"last": rows[-1].hash, "third": rows[2].hash, "fourth": rows[3].hash}
+    named |= {"fed": rows[fed - 1].hash if fed else GENESIS, "genesis": GENESIS}
+    checker = ChainVerifier(kept=None if kept is None else (kept[0], named[kept[1]]))
+    for row in rows[:fed]:
+        if (broken := checker.feed(row)) is not None:
+            return broken.problem
+    broken = checker.ends_at(head[0], named[head[1]])
+    return broken.problem if broken else None
+
+
 @pytest.mark.parametrize(
     ("fed", "head", "problem"),
     [
@@ -82,13 +98,7 @@ def test_the_chain_must_end_at_its_head(
     fed: int, head: tuple[int, str], problem: str | None
 ) -> None:
     """Rows cut off the end (or added after it) show against the head the writers recorded."""
-    rows = _chain(5)
-    hashes = {"last": rows[-1].hash, "third": rows[2].hash, "genesis": GENESIS}
-    checker = ChainVerifier()
-    for row in rows[:fed]:
-        assert checker.feed(row) is None
-    broken = checker.ends_at(head[0], hashes[head[1]])
-    assert (broken.problem if broken else None) == problem
+    assert _problem(fed, head) == problem
 
 
 @pytest.mark.parametrize(
@@ -106,24 +116,10 @@ def test_the_chain_must_end_at_its_head(
 def test_a_head_kept_elsewhere_must_still_be_in_the_chain(
     fed: int, kept: tuple[int, str], problem: str | None
 ) -> None:
-    rows = _chain(5)
-    hashes = {"last": rows[-1].hash, "third": rows[2].hash, "genesis": GENESIS}
-    checker = ChainVerifier(kept=(kept[0], hashes[kept[1]]))
-    broken = None
-    for row in rows[:fed]:
-        if (broken := checker.feed(row)) is not None:
-            break
-    if broken is None:  # the head row says where the chain ends now: the last row fed
-        broken = checker.ends_at(fed, rows[fed - 1].hash)
-    assert (broken.problem if broken else None) == problem
+    # the head row says where the chain ends now: the last row fed
+    assert _problem(fed, (fed, "fed"), kept) == problem
 
 
 def test_missing_rows_are_counted_to_the_further_head() -> None:
     """Rows 4 and 5 cut off, the head row still at 5, a head kept at 4: all that is missing."""
-    rows = _chain(5)
-    checker = ChainVerifier(kept=(4, rows[3].hash))
-    for row in rows[:3]:
-        assert checker.feed(row) is None
-    broken = checker.ends_at(5, rows[4].hash)
-    assert broken is not None
-    assert broken.problem == "rows 4 to 5 are missing (the head is 5)"
+    assert _problem(3, (5, "last"), (4, "fourth")) == "rows 4 to 5 are missing (the head is 5)"
