@@ -4,7 +4,7 @@
 """
 
 from connectors import bnmp, court, custodial_unit, setarim
-from hub.runtime import ConnectorSpec
+from hub.connector import ConnectorSpec
 
 __all__ = ["SPECS"]
 

@@ -125,7 +125,7 @@ _RELEASE_WHY: dict[tuple[_R | None, _E], tuple[str, str]] = {
     **{(s, _E.ISSUED): (_DUPLICATE, "the order was already issued") for s in ReleaseOrderState},
     # A complied order was received first (only READY states lead to compliance): a receipt now is
     # a late copy. A receipt *timestamped* after the compliance is the impossible timeline of 7.12,
-    # which the hub checks on the times (`hub.deciders`), not on arrival order.
+    # which the hub checks on the times (`hub.domain.decide.deciders`), not on arrival order.
     **{
         (s, _E.RECEIVED): (_DUPLICATE, "the unit already acknowledged receipt")
         for s in (_R.RECEIVED, _R.READY, _R.READY_IMPEDED, *_COMPLIED, _R.CERTIFIED)

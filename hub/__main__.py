@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import importlib
+import importlib.util
 import json
 import re
 import sys
@@ -12,10 +13,10 @@ from typing import Annotated
 
 import typer
 
+from hub.domain.grants import grants, user_definitions
+from hub.domain.topology import build_topology, to_definitions
 from hub.ops.cli import ops_app
-from hub.security import grants, user_definitions
 from hub.settings import HubSettings
-from hub.topology import build_topology, to_definitions
 
 __all__ = ["app", "main"]
 
@@ -36,9 +37,9 @@ def topology(
     out: Annotated[Path, typer.Option(help="where to write")] = ROOT
     / "deploy/rabbitmq/definitions.json",
 ) -> None:
-    """Write the RabbitMQ definitions generated from `hub.topology` and the settings.
+    """Write the RabbitMQ definitions generated from `hub.domain.topology` and the settings.
 
-    Users are written without passwords (`hub.security`); `deploy/rabbitmq/users.sh` sets them.
+    Users are written without passwords (`hub.domain.grants`); `deploy/rabbitmq/users.sh` sets them.
     """
     s = HubSettings()
     topo = build_topology(s.units, s.retry.ladder_s, s.rabbit.delivery_limit)
@@ -72,27 +73,6 @@ def run(
 
 
 @app.command()
-def demo(
-    orders: Annotated[int, typer.Option(help="release orders the courts send")] = 300,
-    warrants: Annotated[int, typer.Option(help="warrants issued before them")] = 100,
-    factor: Annotated[float, typer.Option(help="hub seconds per real second")] = 600.0,
-    port: Annotated[int, typer.Option(help="ops dashboard port")] = 8080,
-    keep_running: Annotated[bool, typer.Option(help="keep serving after the summary")] = False,
-) -> None:
-    """Run the hub with its four simulated systems through a compressed-time day (the main job)."""
-    from hub.demo import DemoOptions, run_demo
-
-    opts = DemoOptions(
-        orders=orders,
-        warrants=warrants,
-        factor=factor,
-        dashboard_port=port,
-        keep_running=keep_running,
-    )
-    raise typer.Exit(asyncio.run(run_demo(opts)))
-
-
-@app.command()
 def asyncapi(
     out: Annotated[Path, typer.Option(help="where to write")] = ROOT / "contracts/asyncapi.json",
 ) -> None:
@@ -101,28 +81,6 @@ def asyncapi(
 
     out.write_text(render(), encoding="utf-8")
     typer.echo(f"wrote {out}")
-
-
-@app.command()
-def faults(
-    long: Annotated[
-        bool, typer.Option("--long/--short", help="the long run, or CI's short one")
-    ] = False,
-    hubs: Annotated[int | None, typer.Option(help="hub processes (default: the profile's)")] = None,
-    seed: Annotated[int | None, typer.Option(help="another seed for the plan")] = None,
-    out: Annotated[Path, typer.Option(help="logs and JSON report")] = Path("/tmp/hub-faults"),
-    keep_services: Annotated[bool, typer.Option(help="leave the private services running")] = False,
-) -> None:
-    """Run a scenario while faults are injected, then check the invariants (issue 6)."""
-    from hub.faults import LONG, SHORT, FaultOptions, run_faults
-    from hub.faults.runner import log_to
-
-    log_to(out / "runner.log")
-    profile = LONG if long else SHORT
-    if seed is not None:
-        profile = dataclasses.replace(profile, seed=seed)
-    opts = FaultOptions(profile, out, hubs=hubs, keep_services=keep_services)
-    raise typer.Exit(0 if asyncio.run(run_faults(opts)).ok else 1)
 
 
 @app.command()
@@ -189,12 +147,23 @@ def audit_verify(
         typer.echo(f"the head kept elsewhere ({expected[0]}) is in the chain")
 
 
+def _sandbox_commands() -> None:
+    """In a clone, the sandbox (the simulated world; not packaged) adds `demo` and `faults`.
+
+    Imported by name at run time, so the product never depends on it: an installed hub, or one run
+    outside the clone, simply has neither command.
+    """
+    if importlib.util.find_spec("sandbox") is not None:
+        importlib.import_module("sandbox.cli").register(app)
+
+
 def main() -> None:
     """Entry point of `python -m hub` and the `hub` script."""
     from hub.logs import configure_logging
 
     s = HubSettings()
     configure_logging(s.log_level, json=s.log_json)
+    _sandbox_commands()
     app(args=sys.argv[1:], prog_name="python -m hub")
 
 

@@ -21,23 +21,24 @@ from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitMessage, RabbitRouter
 
 import connectors
-from hub import ledger
-from hub.amqp_io import coalesce_writes
-from hub.broker import declare, make_broker, rabbit_queue
-from hub.circuit import CircuitPolicy
-from hub.consumer import Consumer
-from hub.core import Directory, decide
-from hub.deadletter import consume_dead_letter
-from hub.delivery import Deliveries, run_drainer
-from hub.engine import Clock, Engine
-from hub.intake import Intake, WorkQueue
-from hub.outbox import run_relay
-from hub.publisher import Publisher, RabbitPublisher
-from hub.retry import RetryPolicy
-from hub.runtime import ConnectorSpec, DeliverFactory, Verify, VerifyFactory
+from hub.amqp.coalesce import coalesce_writes
+from hub.amqp.declare import declare, make_broker, rabbit_queue
+from hub.amqp.intake import Intake, WorkQueue
+from hub.amqp.publisher import Publisher, RabbitPublisher
+from hub.clock import Clock
+from hub.connector import ConnectorSpec, DeliverFactory, Verify, VerifyFactory
+from hub.domain.circuit import CircuitPolicy
+from hub.domain.decide import Directory, decide
+from hub.domain.retry import RetryPolicy
+from hub.domain.topology import CONNECTORS, Connector, Topology, build_topology, in_queue, out_queue
+from hub.pipeline import deadlines as ledger
+from hub.pipeline.consumer import Consumer
+from hub.pipeline.delivery import Deliveries, run_drainer
+from hub.pipeline.engine import Engine
+from hub.pipeline.outbox import run_relay
+from hub.pipeline.parker import consume_dead_letter
 from hub.settings import HubSettings
 from hub.store import create_pool
-from hub.topology import CONNECTORS, Connector, Topology, build_topology, in_queue, out_queue
 
 __all__ = ["Hub", "settle_heap", "utc_now"]
 
@@ -51,8 +52,8 @@ async def whole_message(message: RabbitMessage) -> RabbitMessage:
 
     The default decoder would `json.loads` an `application/json` body before any hub code runs, and
     a body that is not JSON would be rejected there, before the hub could record why. The broker
-    runs without dependency injection (`hub.broker.make_broker`), so what the decoder returns is
-    the handler's only argument.
+    runs without dependency injection (`hub.amqp.declare.make_broker`), so what the decoder
+    returns is the handler's only argument.
     """
     return message
 
@@ -106,7 +107,7 @@ class Hub:
     # ------------------------------------------------------------------ wiring
 
     def _routers(self) -> list[RabbitRouter]:
-        """FastStream routers for the dead-letter parkers; the work queues go to `hub.intake`."""
+        """FastStream routers for the dead-letter parkers (the work queues: `hub.amqp.intake`)."""
         routers = []
         for name in CONNECTORS:
             spec = self.specs.get(name) or ConnectorSpec(name, frozenset())

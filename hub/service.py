@@ -8,7 +8,7 @@ import signal
 import structlog
 
 from hub.app import Hub, settle_heap
-from hub.httpserver import HttpServer
+from hub.http.server import HttpServer
 from hub.ops.api import create_app
 from hub.ops.service import OpsService
 from hub.settings import HubSettings

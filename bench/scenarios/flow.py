@@ -9,7 +9,7 @@ makes eight HTTP calls (BNMP twice, SETARIM once, five signed webhooks to the co
 
 The worker process (`flow_step`) runs only the hub: a `Hub` with the four real `ConnectorSpec`s
 (`connectors.SPECS`) and its background loops, so CPU (`getrusage`) and peak RSS are the hub's. The
-simulators (`connectors.simulate.SimWorld`, answering at once) and the court's sender run in a
+simulators (`sandbox.simulate.SimWorld`, answering at once) and the court's sender run in a
 second process (`bench.scenarios.flow_world`), started and driven by the worker; their CPU is
 reported apart, in `extra.simulators`.
 

@@ -2,9 +2,9 @@
 
 The simulators of the whole-flow scenario run here, in a process of their own, so that their CPU
 and memory are not charged to the hub: BNMP, SETARIM and a court system as HTTP servers on loopback
-and the custodial units as AMQP clients (`connectors.simulate.SimWorld`, as the demo and the fault
+and the custodial units as AMQP clients (`sandbox.simulate.SimWorld`, as the demo and the fault
 suite use them), all answering at once. The court system is here too: it signs and publishes the
-warrants and release orders over AMQP, as `hub.demo_driver` does.
+warrants and release orders over AMQP, as `sandbox.demo.driver` does.
 
 The hub's worker (`bench.scenarios.flow.flow_step`) drives this process over its stdin and stdout,
 one line per command and one `@flow <json>` line per answer (anything else on stdout is noise):
@@ -37,8 +37,6 @@ import structlog
 
 from bench.results import StepSpec
 from connectors.bnmp.mapping import digits
-from connectors.bnmp.simulator import Change
-from connectors.simulate import SimWorld
 from contracts import (
     BnmpDocumentType,
     Envelope,
@@ -51,9 +49,11 @@ from contracts import (
 )
 from contracts.envelope import AnyPayload
 from contracts.people import Person
-from hub.demo_driver import JUDGE, preventive_warrant
+from hub.domain.topology import in_queue
 from hub.settings import HubSettings
-from hub.topology import in_queue
+from sandbox.demo.driver import JUDGE, preventive_warrant
+from sandbox.simulate import SimWorld
+from sandbox.simulators.bnmp import Change
 
 __all__ = ["MARK", "main", "order_number", "warrant_number"]
 

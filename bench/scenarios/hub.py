@@ -27,13 +27,13 @@ from connectors.bnmp.handlers import answer
 from connectors.bnmp.mapping import digits, document_of
 from contracts import Envelope
 from hub import metrics
+from hub.amqp.declare import declare, make_broker
 from hub.app import Hub, settle_heap
-from hub.broker import declare, make_broker
-from hub.circuit import CircuitPolicy
+from hub.connector import ConnectorSpec
+from hub.domain.circuit import CircuitPolicy
+from hub.domain.topology import build_topology
 from hub.errors import UpstreamUnavailable
-from hub.runtime import ConnectorSpec
 from hub.settings import HubSettings
-from hub.topology import build_topology
 
 __all__ = [
     "backlog_drain",

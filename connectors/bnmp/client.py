@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
+from hub.http.upstream import call, json_of
 from hub.settings import BnmpSettings
-from hub.upstream import call, json_of
 
 __all__ = ["BnmpClient"]
 

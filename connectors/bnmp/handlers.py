@@ -17,9 +17,9 @@ import structlog
 from connectors.bnmp.client import BnmpClient
 from connectors.bnmp.mapping import change_events, registered, to_peca
 from contracts import Envelope, Source
-from hub.outgoing import Outgoing
-from hub.runtime import ConnectorSpec, Deliver
-from hub.topology import in_queue
+from hub.connector import ConnectorSpec, Deliver
+from hub.domain.outgoing import Outgoing
+from hub.domain.topology import in_queue
 
 __all__ = ["ACCEPTS", "SOURCE", "make_deliver", "poll_changes", "probe", "spec"]
 
@@ -71,13 +71,12 @@ async def _publish_changes(resources: Mapping[str, Any], since: datetime) -> dat
             )
             await publisher.publish(
                 Outgoing(
-                    in_queue("bnmp"),
-                    "",
-                    env.to_bytes(),
-                    str(env.message_id),
-                    env.correlation_id,
-                    {},
-                    env.kind,
+                    exchange=in_queue("bnmp"),
+                    routing_key="",
+                    body=env.to_bytes(),
+                    message_id=str(env.message_id),
+                    correlation_id=env.correlation_id,
+                    kind=env.kind,
                 )
             )
         latest = max(latest, newest or latest)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from connectors.court.mapping import SIGNATURE_HEADER, sign
+from hub.http.upstream import call
 from hub.settings import CourtSettings
-from hub.upstream import call
 
 __all__ = ["CourtClient"]
 

@@ -9,7 +9,7 @@ from typing import Any
 from connectors.court.client import CourtClient
 from connectors.court.signing import check_signature, trusted_keys
 from contracts import Envelope
-from hub.runtime import ConnectorSpec, Deliver, Inbound, Verify
+from hub.connector import ConnectorSpec, Deliver, Inbound, Verify
 
 __all__ = ["ACCEPTS", "COURT_HEADER", "make_deliver", "make_verify", "probe", "spec"]
 

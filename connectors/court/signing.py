@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from contracts import ContractError
-from hub.runtime import Inbound
+from hub.connector import Inbound
 from hub.settings import CourtKey
 
 __all__ = [

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 import aio_pika
 
 from contracts import Envelope, parse_envelope
-from hub.topology import in_queue, unit_queue
+from hub.domain.topology import in_queue, unit_queue
 
 __all__ = ["UnitClient", "login_of"]
 

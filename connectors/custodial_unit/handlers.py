@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.custodial_unit.identity import check_sender
-from hub.runtime import ConnectorSpec, Inbound, Verify
+from hub.connector import ConnectorSpec, Inbound, Verify
 
 __all__ = ["ACCEPTS", "make_verify", "spec"]
 

@@ -15,7 +15,7 @@ is let through unchecked. A unit's `user_id` is always checked, whatever the set
 from __future__ import annotations
 
 from contracts import ContractError
-from hub.runtime import Inbound
+from hub.connector import Inbound
 from hub.settings import SecuritySettings
 
 __all__ = ["check_sender", "claimed_units"]

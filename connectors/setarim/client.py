@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
+from hub.http.upstream import call, json_of
 from hub.settings import SetarimSettings
-from hub.upstream import call, json_of
 
 __all__ = ["SetarimClient"]
 

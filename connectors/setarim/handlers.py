@@ -9,7 +9,7 @@ from uuid import NAMESPACE_URL, uuid5
 from connectors.setarim.client import SetarimClient
 from connectors.setarim.mapping import certificate_of, to_validation_request, to_warrant_record
 from contracts import Envelope, ReleaseOrderIssued, Source
-from hub.runtime import ConnectorSpec, Deliver
+from hub.connector import ConnectorSpec, Deliver
 
 __all__ = ["ACCEPTS", "SOURCE", "make_deliver", "probe", "spec"]
 

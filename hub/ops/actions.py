@@ -19,14 +19,14 @@ from uuid import uuid4
 import asyncpg
 
 from contracts import ContractError, Envelope
-from hub.audit import AuditEntry
-from hub.engine import Clock
+from hub.amqp.publisher import Publisher
+from hub.clock import Clock
+from hub.domain.audit import AuditEntry
+from hub.domain.outgoing import Outgoing
 from hub.errors import PublishFailed
 from hub.ops.auth import Principal, Role
 from hub.ops.edits import EditedMessage, edit_message
 from hub.ops.replay import Known, Verdict, parse_body, replay_headers, replay_verdict
-from hub.outgoing import Outgoing
-from hub.publisher import Publisher
 from hub.store import audit_repo
 from hub.store.pool import Conn
 
@@ -234,4 +234,12 @@ def _outgoing(
     headers = replay_headers(row["headers"] or {}, row["id"], who.actor, edited_from=edited_from)
     body = edit.body if edit else bytes(row["body"])
     subject = row["correlation_id"] or env.correlation_id
-    return Outgoing("", row["queue"], body, message_id, subject, headers, env.kind)
+    return Outgoing(
+        exchange="",
+        routing_key=row["queue"],
+        body=body,
+        message_id=message_id,
+        correlation_id=subject,
+        headers=headers,
+        kind=env.kind,
+    )

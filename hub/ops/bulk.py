@@ -28,8 +28,8 @@ from typing import Any, Literal
 import asyncpg
 import structlog
 
-from hub.audit import AuditEntry
-from hub.engine import Clock
+from hub.clock import Clock
+from hub.domain.audit import AuditEntry
 from hub.ops.actions import Actions
 from hub.ops.auth import Principal
 from hub.ops.progress import BulkProgress, ItemOutcome

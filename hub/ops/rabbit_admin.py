@@ -61,7 +61,7 @@ class QueueReport:
 
 
 def queue_role(name: str) -> str:
-    """Classify a hub queue by its name (see `hub.topology`)."""
+    """Classify a hub queue by its name (see `hub.domain.topology`)."""
     if name.startswith("hub.retry."):
         return "retry"
     if name.endswith(".dlq"):

@@ -34,9 +34,9 @@ from contracts import (
     transition_release,
     transition_warrant,
 )
-from hub.core import keys_for
-from hub.retry import ATTEMPT_HEADER
-from hub.topology import RETRY_LEVEL_HEADER, connector_of
+from hub.domain.decide import keys_for
+from hub.domain.retry import ATTEMPT_HEADER
+from hub.domain.topology import RETRY_LEVEL_HEADER, connector_of
 
 __all__ = [
     "ALLOWED",

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from contracts import Envelope
-from hub.core import keys_for
+from hub.domain.decide import keys_for
 from hub.ops.replay import Known, OrderFacts, WarrantFacts
 from hub.ops.search import DeadLetterFilter, where
 from hub.store.pool import Conn

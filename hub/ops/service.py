@@ -23,9 +23,11 @@ import asyncpg
 from prometheus_client import CollectorRegistry
 
 from hub import metrics
-from hub.audit import AuditEntry
-from hub.broker import make_broker
-from hub.engine import Clock
+from hub.amqp.declare import make_broker
+from hub.amqp.publisher import Publisher, RabbitPublisher
+from hub.clock import Clock
+from hub.domain.audit import AuditEntry
+from hub.domain.topology import CONNECTORS, Topology, build_topology, in_queue, out_queue
 from hub.ops import stats
 from hub.ops.actions import Actions
 from hub.ops.auth import Principal, Role
@@ -34,10 +36,8 @@ from hub.ops.prom import OpsCollector, Snapshot, exposition
 from hub.ops.rabbit_admin import RabbitAdmin
 from hub.ops.search import DeadLetterFilter
 from hub.ops.views import present_body, scrub, scrub_headers
-from hub.publisher import Publisher, RabbitPublisher
 from hub.settings import HubSettings
 from hub.store import audit_repo, create_pool
-from hub.topology import CONNECTORS, Topology, build_topology, in_queue, out_queue
 
 from . import repo
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from hub.audit import AuditEntry, ChainBreak, ChainVerifier, SealedEntry, seal
+from hub.domain.audit import AuditEntry, ChainBreak, ChainVerifier, SealedEntry, seal
 from hub.store.pool import Conn
 from hub.store.statement import Statement
 

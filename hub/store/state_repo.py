@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from hub.state import Changes, OrderRow, WarrantRow, deadline_changes
+from hub.domain.rows import Changes, OrderRow, WarrantRow, deadline_changes
 from hub.store.pool import Conn
 from hub.store.statement import Statement
 

@@ -3,7 +3,7 @@
 Every part is an INSERT, UPDATE or DELETE whose rows come as arrays, one per column (`unnest`); a
 part with no rows is left out. All parts of a statement see the snapshot it started with, never
 each other's rows, and PostgreSQL applies only one of two changes to the same row in one statement:
-a caller gives every row at most one change (see `hub.state.deadline_changes`).
+a caller gives every row at most one change (see `hub.domain.rows.deadline_changes`).
 
 A part can say how many rows it must write: an insert of rows its caller read as absent (`ON
 CONFLICT DO NOTHING`) writes fewer if another transaction created one since. The statement then

@@ -38,15 +38,12 @@ import pytest
 import pytest_asyncio
 from faststream.rabbit import QueueType, RabbitQueue
 
-from connectors.simulate import SimWorld
 from contracts.ids import cpf_check_digits
+from hub.amqp.declare import declare, make_broker
+from hub.amqp.publisher import RabbitPublisher
 from hub.app import Hub
-from hub.broker import declare, make_broker
-from hub.circuit import CircuitPolicy
-from hub.demo_scenario import COURTS, UNITS, Person, Step, process_of
-from hub.faults.driver import CourtLink, FaultDriver, ResilientUnits
-from hub.outgoing import Outgoing
-from hub.publisher import RabbitPublisher
+from hub.domain.circuit import CircuitPolicy
+from hub.domain.outgoing import Outgoing
 from hub.settings import (
     EngineSettings,
     HubSettings,
@@ -54,6 +51,9 @@ from hub.settings import (
     RabbitSettings,
     RetrySettings,
 )
+from sandbox.demo.scenario import COURTS, UNITS, Person, Step, process_of
+from sandbox.faults.driver import CourtLink, FaultDriver, ResilientUnits
+from sandbox.simulate import SimWorld
 from tests.balancer import Balancer
 from tests.cluster.nodes import (
     CLUSTER_DIR,
@@ -398,7 +398,17 @@ async def test_the_hub_publishes_again_after_a_leader_dies_under_its_first_publi
         t0, rounds = time.monotonic(), []
         while True:
             results = await publisher.publish_many(
-                [Outgoing("", n, b"{}", str(uuid.uuid4()), "probe", {}, "probe") for n in names]
+                [
+                    Outgoing(
+                        exchange="",
+                        routing_key=n,
+                        body=b"{}",
+                        message_id=str(uuid.uuid4()),
+                        correlation_id="probe",
+                        kind="probe",
+                    )
+                    for n in names
+                ]
             )
             rounds.append(sum(r is None for r in results))
             if rounds[-1] == len(names) or time.monotonic() - t0 > 30:

@@ -10,11 +10,11 @@ from uuid import uuid4
 
 import pytest
 
-from connectors.simulate import SimWorld
 from contracts import Envelope, ReleaseOrderIssued, WarrantIssued, format_cnj
 from hub.app import Hub
-from hub.circuit import CircuitPolicy
+from hub.domain.circuit import CircuitPolicy
 from hub.settings import HubSettings
+from sandbox.simulate import SimWorld
 from tests.factories import CPF, make_envelope, make_release_order, make_warrant
 from tests.integration.harness import amqp, database, send, wait_for
 

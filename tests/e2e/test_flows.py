@@ -96,7 +96,7 @@ async def test_warrant_issued_complied_revoked_and_expired(e2e: E2E) -> None:
     now = datetime.now(UTC)
     for w, status in ((complied, "CUMPRIDO"), (expired, "EXPIRADO")):
         from connectors.bnmp.mapping import digits
-        from connectors.bnmp.simulator import Change
+        from sandbox.simulators.bnmp import Change
 
         e2e.world.bnmp.changes.append(
             Change(

@@ -12,8 +12,8 @@ import pytest
 
 import connectors
 from hub.app import Hub
+from hub.domain.topology import unit_queue
 from hub.settings import CourtKey, HubSettings
-from hub.topology import unit_queue
 from tests.factories import UNIT, make_envelope, make_release_order
 from tests.integration.harness import database, wait_for
 

@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from hub.faults import SHORT, FaultOptions, PrivateServices, Report, ServicesUnavailable, run_suite
+from sandbox.faults import (
+    SHORT,
+    FaultOptions,
+    PrivateServices,
+    Report,
+    ServicesUnavailable,
+    run_suite,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 

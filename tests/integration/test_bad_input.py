@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.app import Hub
-from hub.demo_driver import malformed
 from hub.settings import HubSettings
+from sandbox.demo.driver import malformed
 from tests.factories import make_envelope, make_release_order
 
 from .harness import amqp, database, send, wait_for

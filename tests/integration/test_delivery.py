@@ -9,13 +9,13 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from contracts import BnmpDocumentType, BnmpRegistrationCompleted, Envelope, Source
+from hub.amqp.publisher import Publisher
 from hub.app import Hub
+from hub.connector import ConnectorSpec, Deliver
+from hub.domain.outgoing import Outgoing
+from hub.domain.topology import DLX, RETRY_EXCHANGE
 from hub.errors import PublishFailed, UpstreamRejected, UpstreamThrottled
-from hub.outgoing import Outgoing
-from hub.publisher import Publisher
-from hub.runtime import ConnectorSpec, Deliver
 from hub.settings import HubSettings
-from hub.topology import DLX, RETRY_EXCHANGE
 from tests.factories import make_envelope, make_release_order
 
 from .harness import amqp, database, send, wait_for

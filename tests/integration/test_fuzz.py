@@ -26,8 +26,8 @@ from connectors import court, custodial_unit
 from connectors.court.signing import CourtSigner
 from contracts import ContractError, check_cpf, format_cnj, parse_envelope
 from hub.app import Hub
+from hub.domain.topology import in_queue
 from hub.settings import HubSettings, SecuritySettings
-from hub.topology import in_queue
 from tests.factories import UNIT, make_envelope, make_receipt, make_release_order
 
 from .harness import amqp, database, wait_for

@@ -6,12 +6,12 @@ from collections import Counter
 from typing import Any
 
 from contracts import Envelope
+from hub.amqp.publisher import Publisher
 from hub.app import Hub
+from hub.domain.outgoing import Outgoing
+from hub.domain.topology import unit_queue
 from hub.errors import PublishFailed
-from hub.outgoing import Outgoing
-from hub.publisher import Publisher
 from hub.settings import HubSettings
-from hub.topology import unit_queue
 from tests.factories import UNIT, make_envelope, make_release_order
 
 from .harness import amqp, database, depth, drain, kill_connections, send, wait_for

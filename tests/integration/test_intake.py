@@ -10,8 +10,8 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
+from hub.amqp.intake import Intake, WorkQueue
 from hub.errors import Requeue
-from hub.intake import Intake, WorkQueue
 from hub.settings import HubSettings
 from tests.integration.harness import amqp, drain, wait_for
 

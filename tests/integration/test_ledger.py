@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY
 from contracts import parse_envelope
 from contracts.hub_events import DeadlineAlert
 from hub.app import Hub
-from hub.ledger import scan_once
+from hub.pipeline.deadlines import scan_once
 from hub.settings import HubSettings
 from hub.store import audit_repo
 from tests.factories import make_envelope, make_release_order

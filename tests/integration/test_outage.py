@@ -10,7 +10,7 @@ from uuid import uuid4
 
 from contracts import Envelope, format_cnj
 from hub.app import Hub
-from hub.circuit import CircuitPolicy
+from hub.domain.circuit import CircuitPolicy
 from hub.errors import UpstreamUnavailable
 from hub.settings import HubSettings
 from tests.factories import T0, make_envelope, make_release_order

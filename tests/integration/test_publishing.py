@@ -6,17 +6,24 @@ import uuid
 
 import pytest
 
-from hub.broker import make_broker
+from hub.amqp.declare import make_broker
+from hub.amqp.publisher import RabbitPublisher
+from hub.domain.outgoing import Outgoing
 from hub.errors import PublishFailed
-from hub.outgoing import Outgoing
-from hub.publisher import RabbitPublisher
 from hub.settings import HubSettings
 
 from .harness import amqp, drain
 
 
 def _msg(routing_key: str, exchange: str = "") -> Outgoing:
-    return Outgoing(exchange, routing_key, b"{}", str(uuid.uuid4()), "c", {}, "test")
+    return Outgoing(
+        exchange=exchange,
+        routing_key=routing_key,
+        body=b"{}",
+        message_id=str(uuid.uuid4()),
+        correlation_id="c",
+        kind="test",
+    )
 
 
 async def test_unroutable_publish_raises(settings: HubSettings) -> None:
@@ -60,6 +67,20 @@ async def test_publish_many_reports_each_failure_in_order(settings: HubSettings)
     assert [r is None for r in results] == [True, False, True]
 
 
+def _m(cc: tuple[str, ...] = ()) -> Outgoing:
+    """A message for queue `a` that carried a CC header in (never to be published again)."""
+    return Outgoing(
+        exchange="",
+        routing_key="a",
+        body=b"{}",
+        message_id=str(uuid.uuid4()),
+        correlation_id="c",
+        headers={"CC": ["elsewhere"]},
+        kind="t",
+        cc=cc,
+    )
+
+
 async def test_one_publish_reaches_every_queue_of_its_set(settings: HubSettings) -> None:
     """A message with `cc` is published once and lands in each queue named; the `BCC` header it
     was routed by is not delivered; a CC header it carried in is not published."""
@@ -69,9 +90,9 @@ async def test_one_publish_reaches_every_queue_of_its_set(settings: HubSettings)
     broker = make_broker(settings.rabbit)
     await broker.connect()
     try:
-        m = Outgoing("", "a", b"{}", str(uuid.uuid4()), "c", {"CC": ["elsewhere"]}, "t", ("b", "c"))
+        m = _m(cc=("b", "c"))
         await RabbitPublisher(broker).publish(m)
-        alone = Outgoing("", "a", b"{}", str(uuid.uuid4()), "c", {"CC": ["elsewhere"]}, "t")
+        alone = _m()
         await RabbitPublisher(broker).publish(alone)
     finally:
         await broker.stop()

@@ -32,11 +32,11 @@ from connectors import court, custodial_unit
 from connectors.court.signing import CourtSigner
 from connectors.custodial_unit.client import UnitClient
 from contracts import Envelope, ReceiptAcknowledged, Source
+from hub.amqp.declare import declare, make_broker
 from hub.app import Hub
-from hub.broker import declare, make_broker
-from hub.security import Grant, grants, user_definitions
+from hub.domain.grants import Grant, grants, user_definitions
+from hub.domain.topology import build_topology, in_queue, unit_queue
 from hub.settings import HubSettings, SecuritySettings
-from hub.topology import build_topology, in_queue, unit_queue
 from tests.conftest import AMQP_URL, MGMT_URL, _mgmt
 from tests.factories import OFFICIAL, make_envelope, make_receipt, make_release_order
 
@@ -92,7 +92,7 @@ async def _delete_users(names: list[str]) -> None:
 
 @pytest.fixture
 async def users(settings: HubSettings, vhost: str) -> AsyncIterator[Users]:
-    """Every user `hub.security.grants` defines, with random passwords, in this test's vhost."""
+    """Every user `hub.domain.grants` defines, with random passwords, in this test's vhost."""
     security = _security(f"t{uuid.uuid4().hex[:8]}-")
     granted = grants(settings.units, security)
     made = Users(security, vhost, {g.user: secrets.token_urlsafe(16) for g in granted})

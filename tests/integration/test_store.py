@@ -14,13 +14,13 @@ import pytest
 
 from bench.messages import WarrantFactory
 from contracts import parse_envelope
-from hub.audit import AuditEntry
-from hub.core import Directory, decide
-from hub.engine import Engine, Job
+from hub.domain.audit import AuditEntry
+from hub.domain.decide import Directory, decide
+from hub.domain.outgoing import Outgoing
+from hub.domain.rows import Changes, DeadlineRow, WarrantRow
 from hub.errors import PublishFailed
-from hub.outgoing import Outgoing
+from hub.pipeline.engine import Engine, Job
 from hub.settings import EngineSettings, PostgresSettings
-from hub.state import Changes, DeadlineRow, WarrantRow
 from hub.store import audit_repo, state_repo
 from hub.store.pool import create_pool, migrate
 from hub.store.statement import RowsChanged, Statement

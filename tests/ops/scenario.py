@@ -21,10 +21,10 @@ from contracts import (
 )
 from contracts.envelope import AnyPayload
 from hub.app import Hub
+from hub.connector import ConnectorSpec
 from hub.errors import UpstreamRejected
 from hub.ops import OpsService, create_app
 from hub.ops.service import Probe
-from hub.runtime import ConnectorSpec
 from hub.settings import HubSettings, OpsSettings, OpsUser
 from tests.factories import PROCESS, make_envelope, make_release_order
 from tests.integration.harness import amqp, database, send

@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Page, async_playwright, expect
 
-from hub.httpserver import listening_socket
+from hub.http.server import listening_socket
 from hub.ops import create_app
 from hub.settings import HubSettings
 from tests.factories import ORDER, make_receipt, make_release_order

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hub.amqp_io import CoalescingTransport
+from hub.amqp.coalesce import CoalescingTransport
 
 
 class _Inner(asyncio.WriteTransport):

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from hub.asyncapi import render, specification
-from hub.topology import unit_queue
+from hub.domain.topology import unit_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.audit import GENESIS, AuditEntry, ChainVerifier, SealedEntry, seal, verify_chain
+from hub.domain.audit import GENESIS, AuditEntry, ChainVerifier, SealedEntry, seal, verify_chain
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

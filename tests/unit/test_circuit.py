@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.circuit import Circuit, CircuitPolicy
+from hub.domain.circuit import Circuit, CircuitPolicy
 
 T = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 P = CircuitPolicy(threshold=3, probe_every=timedelta(seconds=5))

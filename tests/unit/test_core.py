@@ -9,9 +9,9 @@ import pytest
 
 from contracts import BnmpDocumentType, ContractError, Envelope, IllegalTransition
 from contracts.envelope import AnyPayload
-from hub.core import Directory, Outcome, View, decide, reads_outages
+from hub.domain.decide import Directory, Outcome, View, decide, reads_outages
+from hub.domain.rows import WarrantRow
 from hub.errors import OutOfOrder, Unroutable
-from hub.state import WarrantRow
 from tests.factories import (
     T0,
     UNIT,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hub.deadletter import parked_from
+from hub.pipeline.parker import parked_from
 
 NUL = "\x00"
 

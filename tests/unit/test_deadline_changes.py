@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.state import DeadlineChange, DeadlineRow, deadline_changes
+from hub.domain.rows import DeadlineChange, DeadlineRow, deadline_changes
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 T1, T2 = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)

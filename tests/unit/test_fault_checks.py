@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hub.faults.checks import Sent, Snapshot, evaluate
+from sandbox.faults.checks import Sent, Snapshot, evaluate
 
 O1, O2 = "0100001-09.2025.8.13.0024.0002", "0100002-91.2025.8.13.0024.0002"
 W1 = "0100001-09.2025.8.13.0024.0001"

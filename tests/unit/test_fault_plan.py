@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from hub.faults.plan import INFRA, LONG, SHORT, WINDOWS, Profile, build_plan
+from sandbox.faults.plan import INFRA, LONG, SHORT, WINDOWS, Profile, build_plan
 
 PROFILES = [SHORT, LONG, dataclasses.replace(SHORT, hubs=1, seed=3)]
 

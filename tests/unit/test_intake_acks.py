@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from hub.intake import Settlements, settlement_frames
+from hub.amqp.intake import Settlements, settlement_frames
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ def test_management_answer_is_read_per_queue_in_the_given_order() -> None:
     ],
 )
 def test_queue_roles(name: str, role: str) -> None:
-    """Queues are classified by their name, as `hub.topology` names them."""
+    """Queues are classified by their name, as `hub.domain.topology` names them."""
     assert queue_role(name) == role
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from contracts import ContractError, Envelope
 from contracts.envelope import AnyPayload
+from hub.domain.retry import ATTEMPT_HEADER
+from hub.domain.topology import RETRY_LEVEL_HEADER, build_topology, unit_queue
 from hub.ops.replay import (
     EDITED_FROM,
     REPLAY_OF,
@@ -19,8 +21,6 @@ from hub.ops.replay import (
     replay_headers,
     replay_verdict,
 )
-from hub.retry import ATTEMPT_HEADER
-from hub.topology import RETRY_LEVEL_HEADER, build_topology, unit_queue
 from tests.factories import (
     ORDER,
     UNIT,

@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 
 from contracts import ContractError, IllegalTransition
-from hub.engine import as_hub_error
+from hub.domain.retry import RetryPolicy, attempts_from
 from hub.errors import (
     PublishFailed,
     StaleMessage,
@@ -14,7 +14,7 @@ from hub.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from hub.retry import RetryPolicy, attempts_from
+from hub.pipeline.engine import as_hub_error
 
 POLICY = RetryPolicy(ladder_s=(5, 30, 120))
 

@@ -6,9 +6,9 @@ import pytest
 
 from contracts import BnmpDocumentType, Secrecy
 from contracts.envelope import AnyPayload
+from hub.domain.routing import route
+from hub.domain.topology import unit_queue
 from hub.errors import Unroutable
-from hub.routing import route
-from hub.topology import unit_queue
 from tests.factories import (
     UNIT,
     make_alert,

@@ -8,7 +8,7 @@ import pytest
 
 from connectors.custodial_unit.handlers import make_verify
 from contracts import ContractError, Source
-from hub.runtime import Inbound
+from hub.connector import Inbound
 from hub.settings import HubSettings, SecuritySettings
 from tests.factories import UNIT, make_compliance, make_envelope, make_receipt
 

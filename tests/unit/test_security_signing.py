@@ -18,7 +18,7 @@ from connectors.court.signing import (
     trusted_keys,
 )
 from contracts import ContractError, Envelope
-from hub.runtime import Inbound
+from hub.connector import Inbound
 from hub.settings import CourtKey, HubSettings, SecuritySettings
 from tests.factories import make_envelope, make_release_order
 

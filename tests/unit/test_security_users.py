@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.security import NOTHING, Grant, grants, user_definitions
+from hub.domain.grants import NOTHING, Grant, grants, user_definitions
+from hub.domain.topology import build_topology
 from hub.settings import HubSettings, SecuritySettings
-from hub.topology import build_topology
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ("mg.a", "mg.ab")

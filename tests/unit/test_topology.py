@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.settings import HubSettings
-from hub.topology import (
+from hub.domain.topology import (
     DLX,
     RETRY_EXCHANGE,
     build_topology,
@@ -19,6 +18,7 @@ from hub.topology import (
     to_definitions,
     unit_queue,
 )
+from hub.settings import HubSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,1 @@
+"""RabbitMQ: the broker and its declarations, the work-queue intake, the confirmed publisher."""

@@ -1,0 +1,80 @@
+"""The hub's decisions, pure: given a message and the rows it touches, what changes, what is sent.
+
+`decide(env, view, now, directory)` never does I/O. The engine loads the rows named by
+`keys_for(env)`, calls it, and writes the `Outcome`. Each payload type has one small decision
+function in `_DECIDERS`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from contracts import Envelope, IllegalTransition
+from contracts.bnmp import (
+    BnmpRegistrationCompleted,
+    BnmpRegistrationRejected,
+    WarrantComplied,
+    WarrantExpired,
+)
+from contracts.court import ReleaseOrderIssued, WarrantIssued, WarrantRevoked
+from contracts.errors import ContractError
+from contracts.hub_events import DeadlineAlert
+from hub.domain.audit import AuditEntry
+from hub.domain.decide.common import HUB_SOURCE, RELEASE_DOCS, Directory, Outcome, View
+from hub.domain.decide.deciders import DECIDERS
+from hub.errors import OutOfOrder
+
+__all__ = ["HUB_SOURCE", "Directory", "Outcome", "View", "decide", "keys_for", "reads_outages"]
+
+
+def keys_for(env: Envelope) -> tuple[set[str], set[str]]:
+    """The order numbers and warrant numbers a decision on `env` reads."""
+    p = env.payload
+    if isinstance(p, ReleaseOrderIssued):
+        return {p.order_number}, set(p.covered_warrants)
+    if isinstance(p, WarrantIssued | WarrantRevoked | WarrantComplied | WarrantExpired):
+        return set(), {p.warrant_number}
+    if isinstance(p, BnmpRegistrationCompleted | BnmpRegistrationRejected):
+        return (
+            ({p.document_number}, set())
+            if p.document_type in RELEASE_DOCS
+            else (set(), {env.correlation_id})
+        )
+    if isinstance(p, DeadlineAlert):
+        return {p.subject_id}, set()
+    return {env.correlation_id}, set()
+
+
+def reads_outages(env: Envelope) -> bool:
+    """Whether a decision on `env` reads BNMP's outages (the contingency rule, S003 art.12 §2)."""
+    return isinstance(env.payload, ReleaseOrderIssued)
+
+
+def decide(env: Envelope, view: View, now: datetime, directory: Directory) -> Outcome:
+    """What `env` changes, given `view`; raises `ContractError`/`HubError` when it cannot apply."""
+    decider = DECIDERS.get(type(env.payload))
+    if decider is None:
+        raise ContractError(
+            f"{env.kind} is not accepted from outside the hub", reason="hub_only_kind"
+        )
+    try:
+        return decider(env, view, now, directory)
+    except IllegalTransition as e:
+        # "not yet", or about a warrant the hub has not seen yet: a counter-warrant, compliance or
+        # expiry can overtake its warrant (two hub processes, or two systems sending close
+        # together). Retried on the ladder; parked as retries_exhausted when it never comes.
+        if e.reason in ("not_yet", "unknown_warrant"):
+            raise OutOfOrder(str(e)) from e
+        if e.reason == "duplicate":
+            return Outcome(
+                audit=(
+                    AuditEntry(
+                        now,
+                        "hub",
+                        "message.duplicate",
+                        env.correlation_id,
+                        {"kind": env.kind, "message_id": str(env.message_id), "why": str(e)},
+                    ),
+                )
+            )
+        raise

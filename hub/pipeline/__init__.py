@@ -1,0 +1,1 @@
+"""The consume path: fates, batched transactions, deliveries, relay, deadlines, dead letters."""

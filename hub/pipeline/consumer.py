@@ -1,0 +1,224 @@
+"""The one place that decides a consumed message's fate: ack, delayed retry, dead letter, requeue.
+
+Handlers never ack. They give `Consumer.consume` the raw message and, for an outbound queue, the
+`Deliveries` that call the external system. Then:
+
+* success → return, and `hub.amqp.intake` acks (after the engine's commit and confirms);
+* the external system is down and its circuit open → the delivery is deferred (kept in order in
+  PostgreSQL) and acked; the drainer makes it when the system returns;
+* transient error → the message is republished to the next rung of the retry ladder with the attempt
+  count in `x-hub-attempt` (our header; `x-death` is not relied on), then acked;
+* permanent error or contract violation → republished to the connector's dead-letter queue with the
+  error's type, reason, message and trace in headers, then acked;
+* the hub could not record either (broker trouble) → nack with requeue; the quorum queue's delivery
+  limit dead-letters a message that keeps coming back, so nothing loops for ever.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import structlog
+from aio_pika.abc import AbstractIncomingMessage
+
+from contracts import ContractError, Envelope, parse_envelope
+from hub import metrics
+from hub.amqp.publisher import Publisher
+from hub.clock import Clock
+from hub.connector import Inbound, Verify
+from hub.domain.outgoing import DISTRIBUTION_HEADERS, Outgoing
+from hub.domain.retry import ATTEMPT_HEADER, Decision, RetryPolicy, attempts_from
+from hub.domain.rows import Deferred
+from hub.domain.topology import DLX, RETRY_EXCHANGE, RETRY_LEVEL_HEADER, connector_of, retry_label
+from hub.errors import PublishFailed, Requeue
+from hub.pipeline.engine import Engine, Job, as_hub_error
+
+if TYPE_CHECKING:
+    from hub.pipeline.delivery import Deliveries
+
+__all__ = ["ERROR_HEADERS", "Consumer", "Received"]
+
+log = structlog.get_logger("hub.consumer")
+
+ERROR_HEADERS = (
+    "x-hub-error-type",
+    "x-hub-error-reason",
+    "x-hub-error-message",
+    "x-hub-error-trace",
+    "x-hub-failed-queue",
+    "x-hub-failed-at",
+)
+_TRACE_LIMIT = 4000
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message as consumed from `queue`: body, headers and the AMQP properties the hub keeps."""
+
+    queue: str
+    body: bytes
+    headers: Mapping[str, Any]
+    message_id: str | None
+    correlation_id: str | None
+    kind: str | None
+    user_id: str | None = None
+
+    @classmethod
+    def of(cls, message: AbstractIncomingMessage, queue: str) -> Received:
+        """Take what the hub needs from a delivered message."""
+        return cls(
+            queue,
+            message.body,
+            {k: v for k, v in message.headers.items() if k not in DISTRIBUTION_HEADERS},
+            message.message_id,
+            message.correlation_id,
+            message.type,
+            message.user_id,
+        )
+
+    @property
+    def attempts(self) -> int:
+        """Delayed retries already made (our own header; anything else counts as none)."""
+        return attempts_from(self.headers.get(ATTEMPT_HEADER))
+
+
+class Consumer:
+    """Runs a consumed message through parse → (deliver) → engine, and settles its fate."""
+
+    def __init__(
+        self, engine: Engine, publisher: Publisher, policy: RetryPolicy, clock: Clock
+    ) -> None:
+        self._engine = engine
+        self._publisher = publisher
+        self._policy = policy
+        self._clock = clock
+
+    async def consume(
+        self,
+        message: AbstractIncomingMessage,
+        queue: str,
+        *,
+        accepts: Collection[str] = (),
+        deliveries: Deliveries | None = None,
+        verify: Verify | None = None,
+    ) -> None:
+        """Handle one message from `queue`; raises only `Requeue` (module docstring)."""
+        received = Received.of(message, queue)
+        started = time.perf_counter()
+        kind = "unknown"
+        try:
+            env = parse_envelope(received.body)
+            kind = env.kind
+            _check_accepted(env, accepts, queue)
+            if verify is not None:
+                verify(Inbound(env, received.body, received.headers, received.user_id))
+            outcome = await self._process(received, env, deliveries)
+        except Exception as e:
+            await self.settle(received, kind, e)
+            return
+        finally:
+            metrics.HANDLE_SECONDS.labels(queue, kind).observe(time.perf_counter() - started)
+        metrics.HANDLED.labels(queue, kind, outcome).inc()
+
+    async def _process(self, r: Received, env: Envelope, deliveries: Deliveries | None) -> str:
+        if deliveries is None:
+            await self._engine.run(Job(r.queue, env.message_id, (env,)))
+            return "ok"
+        if await self._engine.seen(r.queue, env.message_id):
+            return "duplicate"  # a copy of a delivery already made: do not call the system again
+        result = await deliveries.call(env, r.headers)
+        if isinstance(result, str):  # deferred: the circuit is open or a backlog waits
+            keep = Deferred(
+                deliveries.connector, r.queue, env.message_id, r.body, r.headers, env.occurred_at
+            )
+            try:
+                await self._engine.run(Job(r.queue, env.message_id, (), defer=keep))
+            finally:
+                deliveries.deferral_settled(env.message_id)
+            return "deferred"
+        await self._engine.run(Job(r.queue, env.message_id, result, acks=(r.queue, env.message_id)))
+        return "ok"
+
+    async def settle(self, r: Received, kind: str, error: BaseException) -> None:
+        """Retry, dead-letter or requeue a failed message (see the module docstring)."""
+        error = as_hub_error(error)
+        decision = self._policy.decide(error, r.attempts)
+        metrics.HANDLED.labels(r.queue, kind, decision.verdict).inc()
+        log.warning(
+            "message.failed",
+            queue=r.queue,
+            kind=kind,
+            message_id=r.message_id,
+            correlation_id=r.correlation_id,
+            attempt=r.attempts,
+            verdict=decision.verdict,
+            reason=decision.reason,
+            error=type(error).__name__,
+        )
+        if decision.verdict == "requeue":
+            raise Requeue(r.queue)
+        try:
+            await self._publisher.publish(_redirect(r, decision, error, self._clock()))
+        except PublishFailed as e:
+            log.error("message.settle_failed", queue=r.queue, message_id=r.message_id, error=str(e))
+            raise Requeue(r.queue) from e
+
+
+def _check_accepted(env: Envelope, accepts: Collection[str], queue: str) -> None:
+    if accepts and env.kind not in accepts:
+        raise ContractError(f"{env.kind} is not accepted on {queue}", reason="kind_not_accepted")
+
+
+def _error_headers(
+    r: Received, decision: Decision, error: BaseException, now: datetime
+) -> dict[str, Any]:
+    headers = {k: v for k, v in r.headers.items() if not k.startswith("x-death")}
+    headers.update(
+        {
+            "x-hub-error-type": type(error).__name__,
+            "x-hub-error-reason": decision.reason,
+            "x-hub-error-message": str(error)[:1000],
+            "x-hub-error-trace": "".join(traceback.format_exception(error))[-_TRACE_LIMIT:],
+            "x-hub-failed-queue": r.queue,
+            "x-hub-failed-at": now.isoformat(),
+        }
+    )
+    return headers
+
+
+def _redirect(r: Received, decision: Decision, error: BaseException, now: datetime) -> Outgoing:
+    headers = _error_headers(r, decision, error, now)
+    message_id = r.message_id or str(UUID(int=0))
+    correlation_id, kind = r.correlation_id or "", r.kind or ""
+    if decision.verdict == "retry" and decision.delay_s is not None:
+        rung = retry_label(decision.delay_s)
+        headers[ATTEMPT_HEADER] = r.attempts + 1
+        headers[RETRY_LEVEL_HEADER] = rung
+        metrics.RETRIED.labels(r.queue, rung).inc()
+        return Outgoing(
+            exchange=RETRY_EXCHANGE,
+            routing_key=r.queue,
+            body=r.body,
+            message_id=message_id,
+            correlation_id=correlation_id,
+            headers=headers,
+            kind=kind,
+        )
+    headers[ATTEMPT_HEADER] = r.attempts
+    connector = connector_of(r.queue)
+    metrics.DEAD_LETTERED.labels(connector, decision.reason.split(":")[0]).inc()
+    return Outgoing(
+        exchange=DLX,
+        routing_key=connector,
+        body=r.body,
+        message_id=message_id,
+        correlation_id=correlation_id,
+        headers=headers,
+        kind=kind,
+    )

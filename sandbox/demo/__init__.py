@@ -1,0 +1,1 @@
+"""The demo: the hub and its simulated systems through a compressed-time day."""

@@ -1,0 +1,1 @@
+"""The four external systems, simulated as real servers or AMQP clients on loopback."""
