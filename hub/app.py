@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,12 +21,11 @@ from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitMessage, RabbitRouter
 
 import connectors
-from hub.amqp.coalesce import coalesce_writes
 from hub.amqp.declare import declare, make_broker, rabbit_queue
 from hub.amqp.intake import Intake, WorkQueue
 from hub.amqp.publisher import Publisher, RabbitPublisher
 from hub.clock import Clock
-from hub.connector import ConnectorSpec, DeliverFactory, Verify, VerifyFactory
+from hub.connector import ConnectorSpec, DeliverFactory, Resources, Verify, VerifyFactory
 from hub.domain.circuit import CircuitPolicy
 from hub.domain.decide import Directory, decide
 from hub.domain.retry import RetryPolicy
@@ -71,7 +70,6 @@ class Hub:
         settings: HubSettings,
         *,
         specs: Sequence[ConnectorSpec] | None = None,
-        resources: Mapping[str, Any] | None = None,
         clock: Clock = utc_now,
         directory: Directory | None = None,
         background: bool = True,
@@ -81,7 +79,7 @@ class Hub:
         self.settings = settings
         self.clock = clock
         self.specs = {s.name: s for s in (connectors.SPECS if specs is None else specs)}
-        self.resources = dict(resources or {})
+        self.resources: Resources  # built by `start`, with the HTTP client
         self.directory = directory or Directory(units=frozenset(settings.units))
         self.topology: Topology = build_topology(
             settings.units, settings.retry.ladder_s, settings.rabbit.delivery_limit
@@ -147,7 +145,9 @@ class Hub:
         q = rabbit_queue(self.topology.queue(f"hub.{connector}.dlq"))
 
         async def park(message: RabbitMessage) -> None:
-            await consume_dead_letter(self.pool, self.clock, connector, message)
+            await consume_dead_letter(
+                self.pool, self.clock, connector, message, self.settings.hub_logins
+            )
 
         park.__doc__ = f"Park the dead letters of {connector} in PostgreSQL."
         # NACK, not REJECT, on an unexpected error: a DLQ has no DLX, so a reject would drop it.
@@ -168,14 +168,17 @@ class Hub:
             decider=lambda env, view, now: decide(env, view, now, self.directory),
         )
         self.consumer = Consumer(
-            self.engine, self.publisher, RetryPolicy(self.settings.retry.ladder_s), self.clock
+            self.engine,
+            self.publisher,
+            RetryPolicy(self.settings.retry.ladder_s),
+            self.clock,
+            hub_logins=self.settings.hub_logins,
         )
         self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200))
-        self.resources.update(
+        self.resources = Resources(
             settings=self.settings, http=self.http, publisher=self.publisher, clock=self.clock
         )
         await self._build_connectors()
-        coalesce_writes()
         await self.broker.connect()
         await declare(self.broker, self.topology)
         await self.engine.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,11 @@ class RabbitSettings(BaseModel):
     prefetch: int = Field(default=256, ge=1, le=65535)
     delivery_limit: int = Field(default=5, ge=1)
     confirm_timeout_s: float = Field(default=10.0, gt=0)
+
+    @property
+    def login(self) -> str:
+        """The RabbitMQ user the hub logs in as: the `user_id` of everything it publishes."""
+        return unquote(urlsplit(self.url).username or "guest")
 
 
 class PostgresSettings(BaseModel):
@@ -139,6 +145,9 @@ class SecuritySettings(BaseModel):
     # because users are broker-wide and several test runs share one broker.
     user_prefix: str = Field(default="", pattern=r"^[a-z0-9-]{0,20}$")
     court_systems: tuple[str, ...] = ("rupe", "saj", "pje")
+    # Logins besides the hub's own (`RabbitSettings.login`) whose messages are the hub's: e.g. an
+    # ops service that connects as a user of its own and replays dead letters.
+    hub_logins: tuple[str, ...] = ()
 
     def unit_user(self, unit: str) -> str:
         """The RabbitMQ user of custodial unit `unit`."""
@@ -169,3 +178,8 @@ class HubSettings(BaseSettings):
     engine: EngineSettings = EngineSettings()
     ops: OpsSettings = OpsSettings()
     security: SecuritySettings = SecuritySettings()
+
+    @property
+    def hub_logins(self) -> frozenset[str]:
+        """The RabbitMQ logins whose messages are the hub's own (`hub.domain.sender`)."""
+        return frozenset({self.rabbit.login, *self.security.hub_logins})

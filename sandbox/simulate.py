@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.court.signing import CourtSigner
+from hub.domain.grants import grants
 from hub.http.server import HttpServer
 from hub.settings import HubSettings
+from sandbox.brokerusers import BrokerUsers
 from sandbox.simulators.bnmp import BnmpSimulator
 from sandbox.simulators.bnmp import create_app as bnmp_app
 from sandbox.simulators.court import CourtSimulator
@@ -43,7 +47,16 @@ class SimWorld:
         self.court = CourtSimulator(s.court.webhook_secret)
         # The court systems' signing key, new each run; what they publish is signed with it.
         self.court_signer = CourtSigner.generate("sim-court", "RUPE")
-        self.units = UnitSimulator(s.rabbit.url, list(s.units), self.clock)
+        # Each unit logs in as its own RabbitMQ user, made for this world (`start_units`).
+        self.security = s.security.model_copy(update={"user_prefix": f"sim{secrets.token_hex(3)}-"})
+        unit_users = {self.security.unit_user(u) for u in s.units}
+        self.users = BrokerUsers.of(
+            s.rabbit.url,
+            s.rabbit.management_url,
+            (g for g in grants(s.units, self.security) if g.user in unit_users),
+        )
+        self.unit_urls = self.unit_urls_at(s.rabbit.url)
+        self.units = UnitSimulator(s.rabbit.url, list(s.units), self.clock, self.unit_urls)
         self._servers = {
             "bnmp": HttpServer(bnmp_app(self.bnmp), self.ports.get("bnmp")),
             "setarim": HttpServer(setarim_app(self.setarim), self.ports.get("setarim")),
@@ -53,16 +66,14 @@ class SimWorld:
     def hub_settings(self) -> HubSettings:
         """The hub's settings pointed at these simulators, trusting the simulated court's key.
 
-        The simulated units log in as the settings' (admin) user, not as unit users, so the hub is
-        told not to require a unit identity; a unit user_id is still checked if one comes.
+        The checks stay as the settings have them (production's: signatures and unit identity
+        required); the users' prefix is this world's, so the hub knows its units' logins.
         """
         s = self.settings
         keys = s.security.court_keys | {self.court_signer.key_id: self.court_signer.court_key()}
         return s.model_copy(
             update={
-                "security": s.security.model_copy(
-                    update={"court_keys": keys, "require_unit_identity": False}
-                ),
+                "security": self.security.model_copy(update={"court_keys": keys}),
                 "bnmp": s.bnmp.model_copy(update={"url": self._servers["bnmp"].url}),
                 "setarim": s.setarim.model_copy(update={"url": self._servers["setarim"].url}),
                 "court": s.court.model_copy(
@@ -70,6 +81,12 @@ class SimWorld:
                 ),
             }
         )
+
+    def unit_urls_at(self, amqp_url: str) -> dict[str, str]:
+        """Each unit's AMQP URL, as its own user, through `amqp_url`'s host and port."""
+        return {
+            u: self.users.url(self.security.unit_user(u), amqp_url) for u in self.settings.units
+        }
 
     def url(self, name: str) -> str:
         """Where simulator `name` listens."""
@@ -81,12 +98,15 @@ class SimWorld:
             await server.start()
 
     async def start_units(self) -> None:
-        """Connect the custodial units to their queues."""
+        """Create the units' users, then connect each unit to its queue as its own user."""
+        await self.users.create()
         await self.units.start()
 
     async def stop(self) -> None:
-        """Stop everything."""
+        """Stop everything; the units' users go too."""
         await self.units.stop()
+        with contextlib.suppress(Exception):  # the broker may be gone: its users with it
+            await self.users.delete()
         for server in self._servers.values():
             await server.stop()
 

@@ -17,7 +17,7 @@ import structlog
 from connectors.bnmp.client import BnmpClient
 from connectors.bnmp.mapping import change_events, registered, to_peca
 from contracts import Envelope, Source
-from hub.connector import ConnectorSpec, Deliver
+from hub.connector import ConnectorSpec, Deliver, Resources
 from hub.domain.outgoing import Outgoing
 from hub.domain.topology import in_queue
 
@@ -29,13 +29,13 @@ SOURCE = Source(connector="bnmp", system="BNMP3")
 ACCEPTS = frozenset({"bnmp.warrant.complied", "bnmp.warrant.expired"})
 
 
-def _client(resources: Mapping[str, Any]) -> BnmpClient:
-    return BnmpClient(resources["settings"].bnmp, resources["http"])
+def _client(resources: Resources) -> BnmpClient:
+    return BnmpClient(resources.settings.bnmp, resources.http)
 
 
-def make_deliver(resources: Mapping[str, Any]) -> Deliver:
+def make_deliver(resources: Resources) -> Deliver:
     """Register each delivered document in BNMP; answer with the registration event."""
-    client, clock = _client(resources), resources["clock"]
+    client, clock = _client(resources), resources.clock
 
     async def deliver(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
         return (answer(env, await client.register(to_peca(env)), clock()),)
@@ -57,8 +57,8 @@ def answer(env: Envelope, body: Any, now: datetime) -> Envelope:
     )
 
 
-async def _publish_changes(resources: Mapping[str, Any], since: datetime) -> datetime:
-    client, publisher, clock = _client(resources), resources["publisher"], resources["clock"]
+async def _publish_changes(resources: Resources, since: datetime) -> datetime:
+    client, publisher, clock = _client(resources), resources.publisher, resources.clock
     page, latest = 0, since
     while True:
         events, last, newest = change_events(await client.changes(since, page))
@@ -85,13 +85,13 @@ async def _publish_changes(resources: Mapping[str, Any], since: datetime) -> dat
         page += 1
 
 
-async def poll_changes(resources: Mapping[str, Any]) -> None:
+async def poll_changes(resources: Resources) -> None:
     """Every `poll_every_s`, publish BNMP's warrant changes (complied, expired) to `hub.bnmp.in`.
 
     Change ids derive from the document and its new status, so re-reading a page raises nothing new
     downstream (the inbox drops the copy). The cursor starts a day back after a restart.
     """
-    settings, clock = resources["settings"].bnmp, resources["clock"]
+    settings, clock = resources.settings.bnmp, resources.clock
     since = clock() - timedelta(days=1)
     while True:
         try:
@@ -101,7 +101,7 @@ async def poll_changes(resources: Mapping[str, Any]) -> None:
         await asyncio.sleep(settings.poll_every_s)
 
 
-async def probe(resources: Mapping[str, Any]) -> object:
+async def probe(resources: Resources) -> object:
     """BNMP answers an OAuth2 token request."""
     return await _client(resources).probe()
 

@@ -122,9 +122,14 @@ def registered(env: Envelope, body: Any, now: datetime) -> BnmpRegistrationCompl
         ) from None
     if ok.numeroPeca != digits(number):
         raise ContractError("BNMP answered for another document", reason="malformed_answer")
-    return BnmpRegistrationCompleted(
-        document_number=number, document_type=doc_type, bnmp_id=ok.id[:64], registered_at=now
-    )
+    try:
+        return BnmpRegistrationCompleted(
+            document_number=number, document_type=doc_type, bnmp_id=ok.id[:64], registered_at=now
+        )
+    except ValidationError:
+        raise ContractError(
+            "BNMP answered a registration with an id the hub cannot keep", reason="malformed_answer"
+        ) from None
 
 
 class _Change(BaseModel):
@@ -162,10 +167,10 @@ def change_events(page: Any) -> tuple[list[AnyPayload], bool, datetime | None]:
         )
     try:
         changes = [_Change.model_validate(item) for item in page["content"]]
+        events = [e for c in changes if (e := _event(c)) is not None]
     except ValidationError:
         raise ContractError(
             "BNMP light-filter item is malformed", reason="malformed_answer"
         ) from None
-    events = [e for c in changes if (e := _event(c)) is not None]
     latest = max((c.dataAlteracao for c in changes), default=None)
     return events, bool(page.get("last", True)), latest

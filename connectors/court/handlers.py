@@ -9,7 +9,7 @@ from typing import Any
 from connectors.court.client import CourtClient
 from connectors.court.signing import check_signature, trusted_keys
 from contracts import Envelope
-from hub.connector import ConnectorSpec, Deliver, Inbound, Verify
+from hub.connector import ConnectorSpec, Deliver, Inbound, Resources, Verify
 
 __all__ = ["ACCEPTS", "COURT_HEADER", "make_deliver", "make_verify", "probe", "spec"]
 
@@ -17,9 +17,9 @@ ACCEPTS = frozenset({"court.release_order.issued", "court.warrant.issued", "cour
 COURT_HEADER = "x-hub-court"
 
 
-def make_deliver(resources: Mapping[str, Any]) -> Deliver:
+def make_deliver(resources: Resources) -> Deliver:
     """Notify the court that issued the document (the hub names it in `x-hub-court`)."""
-    client = CourtClient(resources["settings"].court, resources["http"])
+    client = CourtClient(resources.settings.court, resources.http)
 
     async def deliver(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
         court = headers.get(COURT_HEADER)
@@ -31,9 +31,9 @@ def make_deliver(resources: Mapping[str, Any]) -> Deliver:
     return deliver
 
 
-def make_verify(resources: Mapping[str, Any]) -> Verify:
+def make_verify(resources: Resources) -> Verify:
     """Check each court document's signature against the registered court keys."""
-    security = resources["settings"].security
+    security = resources.settings.security
     keys = trusted_keys(security.court_keys)
 
     def verify(inbound: Inbound) -> None:
@@ -42,9 +42,9 @@ def make_verify(resources: Mapping[str, Any]) -> Verify:
     return verify
 
 
-async def probe(resources: Mapping[str, Any]) -> object:
+async def probe(resources: Resources) -> object:
     """The default court system answers its health check."""
-    return await CourtClient(resources["settings"].court, resources["http"]).probe()
+    return await CourtClient(resources.settings.court, resources.http).probe()
 
 
 spec = ConnectorSpec(

@@ -1,10 +1,10 @@
 """Signatures on what courts send the hub (pure): Ed25519, one key pair per court system.
 
 A court system signs the exact bytes of the message body with its private key and sends two AMQP
-headers: `x-hub-key-id` (which key) and `x-hub-signature` (the 64-byte signature, base64). The hub
-holds only public keys (`HubSettings.security.court_keys`, key id -> system and key), so a leaked
-hub configuration lets nobody forge a document. A key signs only for its own system: the envelope's
-`source.system` must be the key's. Anything else is refused with reason `bad_signature`:
+headers: `x-court-key-id` (which key) and `x-court-signature` (the 64-byte signature, base64).
+The hub holds only public keys (`HubSettings.security.court_keys`, key id -> system and key), so a
+leaked hub configuration lets nobody forge a document. A key signs only for its own system: the
+envelope's `source.system` must be the key's. Anything else is refused with reason `bad_signature`:
 
 * no signature, when signatures are required (production);
 * a key id the hub does not know, or a key of another system;
@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from contracts import ContractError
-from hub.connector import Inbound
+from hub.domain.sender import Inbound
 from hub.settings import CourtKey
 
 __all__ = [
@@ -39,8 +39,8 @@ __all__ = [
     "trusted_keys",
 ]
 
-KEY_ID_HEADER = "x-hub-key-id"
-SIGNATURE_HEADER = "x-hub-signature"
+KEY_ID_HEADER = "x-court-key-id"
+SIGNATURE_HEADER = "x-court-signature"
 _REASON = "bad_signature"
 _MAX_HEADER = 200  # a key id or a base64 signature is far shorter; longer is garbage
 

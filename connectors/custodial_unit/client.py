@@ -1,18 +1,20 @@
 """The unit's side of the AMQP contract, as a prison system would write it (aio-pika, its own user):
-consume `hub.custodial_unit.<unit>.out`, acknowledge after handling, publish answers to
-`hub.custodial_unit.in` with publisher confirms and the `user_id` property set to the login (the
-hub's proof of who sent it: RabbitMQ refuses a user_id other than the login). The simulator is
-built on it; integrators can read it as a reference client."""
+consume `hub.custodial_unit.<unit>.out`, acknowledge after handling, publish answers to the unit's
+own exchange `hub.custodial_unit.<unit>.in` with publisher confirms and the `user_id` property set
+to the login. Either proves who sent it (`hub.domain.sender`): only this unit's user may write that
+exchange, and RabbitMQ refuses a user_id other than the login. The simulator is built on it;
+integrators can read it as a reference client."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aio_pika
 
 from contracts import Envelope, parse_envelope
-from hub.domain.topology import in_queue, unit_queue
+from hub.domain.topology import unit_exchange, unit_queue
 
 __all__ = ["UnitClient", "login_of"]
 
@@ -42,7 +44,7 @@ class UnitClient:
         )
         channel = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
         await channel.set_qos(prefetch_count=self._prefetch)
-        self._exchange = await channel.get_exchange(in_queue("custodial_unit"), ensure=False)
+        self._exchange = await channel.get_exchange(unit_exchange(self.unit), ensure=False)
         # Declared (passively), not taken with `get_queue(ensure=False)`: aio-pika's robust channel
         # restores the consumers of the queues it declared, and only those; with `get_queue` the
         # connection comes back after a broker restart but the unit never consumes again (found by
@@ -55,8 +57,8 @@ class UnitClient:
 
         await queue.consume(on_message)
 
-    async def answer(self, env: Envelope) -> None:
-        """Publish an answer to the hub and wait for the broker's confirm."""
+    async def answer(self, env: Envelope, headers: dict[str, Any] | None = None) -> None:
+        """Publish an answer to the hub (with `headers`, if any) and wait for the confirm."""
         assert self._exchange is not None, "start() first"
         await self._exchange.publish(
             aio_pika.Message(
@@ -67,6 +69,7 @@ class UnitClient:
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 type=env.kind,
                 user_id=self.user_id,
+                headers=headers,
             ),
             routing_key="",
         )

@@ -7,20 +7,17 @@ check that a unit speaks only for itself (`identity.py`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from connectors.custodial_unit.identity import check_sender
-from hub.connector import ConnectorSpec, Inbound, Verify
+from hub.connector import ConnectorSpec, Inbound, Resources, Verify
 
 __all__ = ["ACCEPTS", "make_verify", "spec"]
 
 ACCEPTS = frozenset({"custodial_unit.receipt.acknowledged", "custodial_unit.compliance.certified"})
 
 
-def make_verify(resources: Mapping[str, Any]) -> Verify:
+def make_verify(resources: Resources) -> Verify:
     """Refuse a message whose sender (AMQP user_id) is not the unit it speaks for."""
-    security = resources["settings"].security
+    security = resources.settings.security
 
     def verify(inbound: Inbound) -> None:
         check_sender(inbound, security)

@@ -1,24 +1,28 @@
-"""Which custodial unit sent a message (pure): the AMQP `user_id` names it, unforgeably.
+"""Which custodial unit sent a message (pure): the broker vouches for it, two ways.
 
-Each unit logs in to RabbitMQ as its own user (`SecuritySettings.unit_user`, e.g.
-`unit-mg.ceresp-bh`) and sets the message's `user_id` property to that login. RabbitMQ refuses a
-publish whose `user_id` differs from the login (only a user tagged `impersonator` may, and no hub
-user is), so the hub can trust it. A unit may speak only for itself: the envelope's `source.unit`
-and the payload's `unit` must both be the unit named by the `user_id`, or the message is refused
-with reason `wrong_sender`.
+A unit proves who it is with what RabbitMQ guarantees (`hub.domain.sender`), established when the
+message first reaches the hub and carried through retries, dead letters and replays:
 
-A message without a unit's `user_id` (a connection as the admin user, as in the demo and most
-tests) is refused too when `require_unit_identity` is on, the production default; with it off it
-is let through unchecked. A unit's `user_id` is always checked, whatever the setting.
+* its login, when its client sets the AMQP `user_id` (RabbitMQ refuses a `user_id` other than the
+  login; each unit logs in as its own user, `SecuritySettings.unit_user`, e.g. `unit-mg.ceresp-bh`);
+* the exchange it published to, when that is its own `hub.custodial_unit.<unit>.in`: only that
+  unit's user may write there, so a client that cannot set `user_id` (Debian's `amqp-publish`)
+  is known all the same.
+
+A unit may speak only for itself: the envelope's `source.unit` and the payload's `unit` must both
+be the unit so named, or the message is refused with reason `wrong_sender`; so is a message whose
+login and exchange name two different units. A message that names no unit either way is refused
+too while `require_unit_identity` is on, the production default.
 """
 
 from __future__ import annotations
 
 from contracts import ContractError
-from hub.connector import Inbound
+from hub.domain.sender import Inbound, Sender
+from hub.domain.topology import unit_of_exchange
 from hub.settings import SecuritySettings
 
-__all__ = ["check_sender", "claimed_units"]
+__all__ = ["check_sender", "claimed_units", "sender_unit"]
 
 _REASON = "wrong_sender"
 
@@ -29,14 +33,27 @@ def claimed_units(inbound: Inbound) -> tuple[str | None, str | None]:
     return env.source.unit, getattr(env.payload, "unit", None)
 
 
+def sender_unit(sender: Sender, security: SecuritySettings) -> str | None:
+    """The unit the broker vouches sent a message, by its login or its own exchange, or None."""
+    by_login = security.unit_of(sender.login)
+    by_exchange = unit_of_exchange(sender.exchange)
+    if by_login is not None and by_exchange is not None and by_login != by_exchange:
+        raise ContractError(
+            f"unit {by_login} published through the exchange of unit {by_exchange}",
+            reason=_REASON,
+        )
+    return by_login or by_exchange
+
+
 def check_sender(inbound: Inbound, security: SecuritySettings) -> None:
     """Accept `inbound` if the unit that sent it is the unit it speaks for; else raise."""
-    sender = security.unit_of(inbound.user_id)
+    sender = sender_unit(inbound.sender, security)
     if sender is None:
         if security.require_unit_identity:
             raise ContractError(
-                "no custodial unit identity: publish as the unit's own RabbitMQ user with the "
-                "user_id property set to it",
+                "no custodial unit identity: publish to the unit's own exchange "
+                "hub.custodial_unit.<unit>.in, or as the unit's RabbitMQ user with the user_id "
+                "property set to it",
                 reason=_REASON,
             )
         return

@@ -9,7 +9,7 @@ from uuid import NAMESPACE_URL, uuid5
 from connectors.setarim.client import SetarimClient
 from connectors.setarim.mapping import certificate_of, to_validation_request, to_warrant_record
 from contracts import Envelope, ReleaseOrderIssued, Source
-from hub.connector import ConnectorSpec, Deliver
+from hub.connector import ConnectorSpec, Deliver, Resources
 
 __all__ = ["ACCEPTS", "SOURCE", "make_deliver", "probe", "spec"]
 
@@ -18,10 +18,10 @@ SOURCE = Source(connector="setarim", system="SETARIM")
 ACCEPTS = frozenset({"setarim.validation.completed"})
 
 
-def make_deliver(resources: Mapping[str, Any]) -> Deliver:
+def make_deliver(resources: Resources) -> Deliver:
     """Validate release orders (answering the certificate); record warrant events."""
-    client = SetarimClient(resources["settings"].setarim, resources["http"])
-    clock = resources["clock"]
+    client = SetarimClient(resources.settings.setarim, resources.http)
+    clock = resources.clock
 
     async def deliver(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
         if not isinstance(env.payload, ReleaseOrderIssued):
@@ -43,9 +43,9 @@ def make_deliver(resources: Mapping[str, Any]) -> Deliver:
     return deliver
 
 
-async def probe(resources: Mapping[str, Any]) -> object:
+async def probe(resources: Resources) -> object:
     """SETARIM answers its health check."""
-    return await SetarimClient(resources["settings"].setarim, resources["http"]).probe()
+    return await SetarimClient(resources.settings.setarim, resources.http).probe()
 
 
 spec = ConnectorSpec(

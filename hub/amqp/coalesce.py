@@ -7,9 +7,19 @@ were a fifth of the hub's CPU (`bench/README.md`). Here the writes of one turn a
 handed to the transport together at the end of the turn (`loop.call_soon`): the same bytes in the
 same order, no added wait, one system call.
 
-aiormq's own extension point is its `TransportFactory`; aio-pika (and so FastStream) does not pass
-one through, so `coalesce_writes()` makes this factory aiormq's default TCP factory for the
-process. It is idempotent; TLS connections are left as they are.
+Only the connection that asked for it coalesces, through each library's own per-connection hook:
+
+* aiormq: `Connection(transport_factory=...)`, the factory that opens the socket;
+* aio-pika: `connect_robust(connection_class=...)`. Its connection keeps only the arguments it
+  knows (`Connection.PARAMETERS`) in `kwargs`, which it hands to `aiormq.connect` at each
+  (re)connection, so `CoalescingConnection` adds the factory there itself;
+* FastStream 0.7: `RabbitBroker` takes no argument for either, but hands the arguments it keeps in
+  `_connection_kwargs` to `aio_pika.connect_robust` as they are. `hub.amqp.declare.make_broker`
+  adds `connection_class` there: the one private name used, and
+  `tests/integration/test_coalesce.py` fails if FastStream stops honouring it.
+
+Every other aiormq connection of the process (a test's, a simulator's, a load generator's) writes
+as aiormq does. TLS connections (`amqps`) keep aiormq's TLS factory.
 """
 
 from __future__ import annotations
@@ -17,11 +27,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiormq.connection
+from aio_pika import RobustConnection
 from aiormq.connection import TCPTransportFactory
 from yarl import URL
 
-__all__ = ["CoalescingTransport", "coalesce_writes"]
+__all__ = ["CoalescingConnection", "CoalescingTCPTransportFactory", "CoalescingTransport"]
 
 
 class CoalescingTransport(asyncio.Transport):
@@ -117,6 +127,13 @@ class CoalescingTCPTransportFactory(TCPTransportFactory):
         return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
 
-def coalesce_writes() -> None:
-    """Make every aiormq TCP connection opened from now on in this process coalesce its writes."""
-    aiormq.connection.TCPTransportFactory = CoalescingTCPTransportFactory  # type: ignore[misc]
+class CoalescingConnection(RobustConnection):
+    """aio-pika's robust connection whose AMQP socket, first and after each reconnection, coalesces
+    its writes (a plain TCP one; `amqps` keeps aiormq's TLS factory)."""
+
+    def __init__(
+        self, url: URL, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(url, loop, **kwargs)
+        if self.url.scheme != "amqps":  # where aiormq would pick its TCPTransportFactory
+            self.kwargs["transport_factory"] = CoalescingTCPTransportFactory()

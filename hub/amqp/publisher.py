@@ -72,6 +72,7 @@ class RabbitPublisher:
         self._own: tuple[object, aio_pika.abc.AbstractChannel, float] | None = None
         self._nacked = False
         self._opening = asyncio.Lock()
+        self._login: str | None = None  # the connection's user: every message's `user_id`
 
     async def publish(self, message: Outgoing) -> None:
         """Publish one message and wait for its confirm; raise `PublishFailed` if not confirmed."""
@@ -127,6 +128,7 @@ class RabbitPublisher:
             if own is not None and own[0] is connection and not self._recycle_due(own[2]):
                 return own  # another task has just opened it
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            self._login = connection.url.user or "guest"
             new = (connection, channel, time.monotonic())
             self._own, self._nacked = new, False
         if own is not None:  # its publishes still in flight fail, and are retried
@@ -141,7 +143,7 @@ class RabbitPublisher:
                 m.body,
                 exchange=m.exchange,
                 routing_key=m.routing_key,
-                properties=_properties(m),
+                properties=_properties(m, self._login),
                 mandatory=True,
                 wait=False,  # the confirm, awaited below, comes only after the frame was sent
             )
@@ -156,7 +158,9 @@ class RabbitPublisher:
             )
 
 
-def _properties(m: Outgoing) -> aiormq.spec.Basic.Properties:
+def _properties(m: Outgoing, login: str | None) -> aiormq.spec.Basic.Properties:
+    """The AMQP properties of `m`; `user_id` is the hub's login, which RabbitMQ checks: it is what
+    tells the hub's own messages from a sender's when they come back (`hub.domain.sender`)."""
     headers: dict[str, Any] = {k: v for k, v in m.headers.items() if k not in DISTRIBUTION_HEADERS}
     if m.cc:
         headers["BCC"] = list(m.cc)
@@ -168,5 +172,6 @@ def _properties(m: Outgoing) -> aiormq.spec.Basic.Properties:
         correlation_id=m.correlation_id or uuid.uuid4().hex,
         timestamp=datetime.now(UTC),
         message_type=m.kind or None,
+        user_id=login,
         app_id=APP_ID,
     )

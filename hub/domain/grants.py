@@ -4,7 +4,8 @@
   exchange (`amq.default`), through which it publishes to work queues;
 * `court-<system>` (RUPE, SAJ, PJe), `setarim`, `bnmp`: write to their own `hub.<connector>.in`
   exchange; read nothing; configure nothing;
-* `unit-<unit>`: writes to the exchange `hub.custodial_unit.in`, reads its own queue
+* `unit-<unit>`: writes to the exchanges `hub.custodial_unit.in` and its own
+  `hub.custodial_unit.<unit>.in` (which names it: `hub.domain.sender`), reads its own queue
   `hub.custodial_unit.<unit>.out`; configures nothing;
 * `ops` (tag `monitoring`): reads through the management API; no AMQP resource at all.
 
@@ -28,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hub.domain.topology import in_queue, unit_queue
+from hub.domain.topology import in_queue, unit_exchange, unit_queue
 from hub.settings import SecuritySettings
 
 __all__ = ["NOTHING", "Grant", "grants", "user_definitions"]
@@ -75,7 +76,7 @@ def grants(units: Iterable[str], security: SecuritySettings) -> tuple[Grant, ...
     out += [
         Grant(
             security.unit_user(u),
-            write=_only(in_queue("custodial_unit")),
+            write=_only(in_queue("custodial_unit"), unit_exchange(u)),
             read=_only(unit_queue(u)),
         )
         for u in sorted(set(units))

@@ -4,6 +4,10 @@ Naming families (dotted, lower case):
 
 * ``hub.<connector>.in``: what an external system sends to the hub. A fanout exchange of the same
   name is the only way in, so a system's RabbitMQ user needs write permission on that one exchange.
+* ``hub.custodial_unit.<unit>.in``: one more way in per custodial unit, a fanout exchange bound to
+  ``hub.custodial_unit.in`` that only that unit's user may write, so the exchange a message came
+  through names its sender even when its client cannot set the AMQP ``user_id``
+  (`hub.domain.sender`).
 * ``hub.<connector>.out``: what the hub sends to an external system that the hub itself calls (BNMP,
   SETARIM, the court's webhook). ``hub.custodial_unit.<unit>.out`` is one queue per custodial unit,
   read by the prison's own system.
@@ -38,6 +42,8 @@ __all__ = [
     "retry_label",
     "retry_queue",
     "to_definitions",
+    "unit_exchange",
+    "unit_of_exchange",
     "unit_queue",
 ]
 
@@ -115,6 +121,20 @@ def unit_queue(unit: str) -> str:
     return f"hub.custodial_unit.{unit}.out"
 
 
+def unit_exchange(unit: str) -> str:
+    """The exchange only custodial unit `unit` may write: its own way in."""
+    return f"hub.custodial_unit.{unit}.in"
+
+
+def unit_of_exchange(exchange: str | None) -> str | None:
+    """The unit whose own exchange `exchange` is, or None (the shared one, or any other)."""
+    prefix, suffix = "hub.custodial_unit.", ".in"
+    if exchange is None or not exchange.startswith(prefix) or not exchange.endswith(suffix):
+        return None
+    unit = exchange[len(prefix) : -len(suffix)]
+    return unit or None
+
+
 def dead_letter_of(queue: str) -> str:
     """The DLQ of the connector that owns `queue`."""
     return f"hub.{connector_of(queue)}.dlq"
@@ -187,6 +207,9 @@ def build_topology(
         bindings.append(Binding(in_queue(c), in_queue(c)))
         queues.append(Queue(f"hub.{c}.dlq", {"x-queue-type": "quorum"}))
         bindings.append(Binding(DLX, f"hub.{c}.dlq", c))
+    for u in sorted(set(units)):
+        exchanges.append(Exchange(unit_exchange(u), "fanout"))
+        bindings.append(Binding(unit_exchange(u), in_queue("custodial_unit")))
     for delay in sorted(set(ladder_s)):
         q = retry_queue(delay)
         queues.append(Queue(q, _retry_args(delay)))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -22,15 +21,23 @@ from contracts import ContractError, Envelope
 from hub.amqp.publisher import Publisher
 from hub.clock import Clock
 from hub.domain.audit import AuditEntry
+from hub.domain.decide import keys_for
 from hub.domain.outgoing import Outgoing
 from hub.errors import PublishFailed
 from hub.ops.auth import Principal, Role
 from hub.ops.edits import EditedMessage, edit_message
-from hub.ops.replay import Known, Verdict, parse_body, replay_headers, replay_verdict
-from hub.store import audit_repo
+from hub.ops.replay import (
+    Known,
+    OrderFacts,
+    Verdict,
+    WarrantFacts,
+    parse_body,
+    replay_headers,
+    replay_verdict,
+)
+from hub.store import audit_repo, ops_letters
+from hub.store.ops_letters import DeadLetter, LetterRef
 from hub.store.pool import Conn
-
-from . import repo
 
 __all__ = ["ActionResult", "Actions", "LetterNotFound", "StatusChange"]
 
@@ -65,16 +72,29 @@ class _Plan:
     edit: EditedMessage | None
 
 
-def _detail(row: dict[str, Any], who: Principal, reason: str, **more: Any) -> dict[str, Any]:
-    base = {
-        "id": row["id"],
-        "message_id": str(row["message_id"]) if row["message_id"] else None,
-        "queue": row["queue"],
-        "kind": row["kind"],
+def _detail(
+    row: DeadLetter | LetterRef, who: Principal, reason: str, **more: object
+) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": row.id,
+        "message_id": str(row.message_id) if row.message_id else None,
+        "queue": row.queue,
+        "kind": row.kind,
         "role": who.role.label,
         "reason": reason,
     }
     return {**base, **{k: v for k, v in more.items() if v is not None}}
+
+
+async def load_known(conn: Conn, env: Envelope, *, lock: bool = False) -> Known:
+    """The rows `env` touches (shared-locked if asked, so a transition waits for the replay)."""
+    orders, warrants = keys_for(env)
+    rows = await ops_letters.replay_rows(conn, orders, warrants, env.correlation_id, lock=lock)
+    return Known(
+        orders={o.order_number: OrderFacts(o.state, o.document, o.bnmp_id) for o in rows.orders},
+        warrants={w.warrant_number: WarrantFacts(w.state, w.bnmp_id) for w in rows.warrants},
+        open_deadlines=rows.open_deadlines,
+    )
 
 
 class Actions:
@@ -92,14 +112,14 @@ class Actions:
         self._clock = clock
         self._work_queues = frozenset(work_queues)
 
-    async def preview(self, row: dict[str, Any]) -> Verdict:
+    async def preview(self, row: DeadLetter) -> Verdict:
         """What a plain replay of this dead letter would be told now (no lock, no audit)."""
-        parsed = parse_body(bytes(row["body"]))
+        parsed = parse_body(bytes(row.body))
         async with self._pool.acquire() as conn:
-            known = await repo.load_known(conn, parsed) if isinstance(parsed, Envelope) else Known()
+            known = await load_known(conn, parsed) if isinstance(parsed, Envelope) else Known()
         return replay_verdict(
-            status=row["status"],
-            queue=row["queue"],
+            status=row.status,
+            queue=row.queue,
             parsed=parsed,
             known=known,
             work_queues=self._work_queues,
@@ -116,7 +136,7 @@ class Actions:
     ) -> ActionResult:
         """Replay one dead letter (edited first when `edited` is given, admins only)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await repo.get_letter(conn, letter_id, lock=True)
+            row = await ops_letters.get_letter(conn, letter_id, lock=True)
             if row is None:
                 raise LetterNotFound(letter_id)
             plan = await self._plan(conn, row, who, edited)
@@ -131,25 +151,23 @@ class Actions:
             return await self._replayed(conn, row, who, reason, plan, job_id)
 
     async def _plan(
-        self, conn: Conn, row: dict[str, Any], who: Principal, edited: str | None
+        self, conn: Conn, row: DeadLetter, who: Principal, edited: str | None
     ) -> _Plan | Verdict:
-        parsed: Envelope | ContractError = parse_body(bytes(row["body"]))
+        parsed: Envelope | ContractError = parse_body(bytes(row.body))
         edit: EditedMessage | None = None
         if edited is not None:
             if not who.may(Role.ADMIN):
                 return Verdict(False, "forbidden", "only an admin may edit a message")
-            checked = edit_message(bytes(row["body"]), edited, uuid4())
+            checked = edit_message(bytes(row.body), edited, uuid4())
             if isinstance(checked, Verdict):
                 return checked
             edit, parsed = checked, checked.envelope
         known = (
-            await repo.load_known(conn, parsed, lock=True)
-            if isinstance(parsed, Envelope)
-            else Known()
+            await load_known(conn, parsed, lock=True) if isinstance(parsed, Envelope) else Known()
         )
         verdict = replay_verdict(
-            status=row["status"],
-            queue=row["queue"],
+            status=row.status,
+            queue=row.queue,
             parsed=parsed,
             known=known,
             work_queues=self._work_queues,
@@ -162,39 +180,39 @@ class Actions:
     async def _refused(
         self,
         conn: Conn,
-        row: dict[str, Any],
+        row: DeadLetter,
         who: Principal,
         reason: str,
         verdict: Verdict,
         job_id: int | None,
     ) -> ActionResult:
-        await repo.mark_refused(conn, row["id"], verdict.code, self._clock())
+        await ops_letters.mark_refused(conn, row.id, verdict.code, self._clock())
         detail = _detail(row, who, reason, code=verdict.code, why=verdict.why, job=job_id)
         await self._audit(conn, who, "dead_letter.replay_refused", row, detail)
-        return ActionResult(row["id"], False, verdict.code, verdict.why, failures=row["failures"])
+        return ActionResult(row.id, False, verdict.code, verdict.why, failures=row.failures)
 
     async def _replayed(
         self,
         conn: Conn,
-        row: dict[str, Any],
+        row: DeadLetter,
         who: Principal,
         reason: str,
         plan: _Plan,
         job_id: int | None,
     ) -> ActionResult:
         sent = plan.outgoing.message_id
-        await repo.mark_replayed(conn, row["id"], who.actor, self._clock(), sent)
+        await ops_letters.mark_replayed(conn, row.id, who.actor, self._clock(), sent)
         paths = list(plan.edit.changed) if plan.edit else None
         detail = _detail(row, who, reason, replayed_as=sent, edited_paths=paths, job=job_id)
         action = "dead_letter.edited_and_replayed" if plan.edit else "dead_letter.replayed"
         await self._audit(conn, who, action, row, detail)
-        why = f"published to {row['queue']} as {sent}"
-        return ActionResult(row["id"], True, "replayed", why, sent, row["failures"])
+        why = f"published to {row.queue} as {sent}"
+        return ActionResult(row.id, True, "replayed", why, sent, row.failures)
 
     async def _audit(
-        self, conn: Conn, who: Principal, action: str, row: dict[str, Any], detail: dict[str, Any]
+        self, conn: Conn, who: Principal, action: str, row: DeadLetter, detail: dict[str, object]
     ) -> None:
-        subject = row["correlation_id"] or "-"
+        subject = row.correlation_id or "-"
         entry = AuditEntry(self._clock(), who.actor, action, subject, detail)
         await audit_repo.append(conn, [entry])
 
@@ -205,38 +223,32 @@ class Actions:
         before, after = ("archived", "parked") if restore else ("parked", "archived")
         action = "dead_letter.restored" if restore else "dead_letter.archived"
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "SELECT id, status, message_id, queue, kind, correlation_id FROM dead_letters"
-                " WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
-                list(ids),
-            )
-            eligible = [dict(r) for r in rows if r["status"] == before]
-            skipped = {r["id"]: f"it is {r['status']}" for r in rows if r["status"] != before}
-            skipped |= dict.fromkeys(set(ids) - {r["id"] for r in rows}, "no such dead letter")
+            rows = await ops_letters.lock_letters(conn, ids)
+            eligible = [r for r in rows if r.status == before]
+            skipped = {r.id: f"it is {r.status}" for r in rows if r.status != before}
+            skipped |= dict.fromkeys(set(ids) - {r.id for r in rows}, "no such dead letter")
             now = self._clock()
-            await repo.set_status(conn, [r["id"] for r in eligible], after, who.actor, now)
+            await ops_letters.set_status(conn, [r.id for r in eligible], after, who.actor, now)
             entries = [
-                AuditEntry(
-                    now, who.actor, action, r["correlation_id"] or "-", _detail(r, who, reason)
-                )
+                AuditEntry(now, who.actor, action, r.correlation_id or "-", _detail(r, who, reason))
                 for r in eligible
             ]
             await audit_repo.append(conn, entries)
-        return StatusChange(tuple(r["id"] for r in eligible), skipped)
+        return StatusChange(tuple(r.id for r in eligible), skipped)
 
 
 def _outgoing(
-    row: dict[str, Any], env: Envelope, who: Principal, edit: EditedMessage | None
+    row: DeadLetter, env: Envelope, who: Principal, edit: EditedMessage | None
 ) -> Outgoing:
-    original = str(row["message_id"]) if row["message_id"] else None
-    edited_from = (original or f"dead-letter:{row['id']}") if edit else None
+    original = str(row.message_id) if row.message_id else None
+    edited_from = (original or f"dead-letter:{row.id}") if edit else None
     message_id = str(edit.envelope.message_id) if edit else original or str(env.message_id)
-    headers = replay_headers(row["headers"] or {}, row["id"], who.actor, edited_from=edited_from)
-    body = edit.body if edit else bytes(row["body"])
-    subject = row["correlation_id"] or env.correlation_id
+    headers = replay_headers(row.headers or {}, row.id, who.actor, edited_from=edited_from)
+    body = edit.body if edit else bytes(row.body)
+    subject = row.correlation_id or env.correlation_id
     return Outgoing(
         exchange="",
-        routing_key=row["queue"],
+        routing_key=row.queue,
         body=body,
         message_id=message_id,
         correlation_id=subject,

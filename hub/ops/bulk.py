@@ -23,7 +23,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import asyncpg
 import structlog
@@ -35,9 +35,8 @@ from hub.ops.auth import Principal
 from hub.ops.progress import BulkProgress, ItemOutcome
 from hub.ops.search import DeadLetterFilter
 from hub.settings import OpsSettings
-from hub.store import audit_repo
-
-from . import repo
+from hub.store import audit_repo, ops_jobs, ops_letters
+from hub.store.ops_jobs import JobItem
 
 __all__ = ["BulkReplays", "NothingToReplay", "settle_outcome"]
 
@@ -69,7 +68,7 @@ def settle_outcome(
 class _Cursor:
     """The job's items not yet taken, and the pause between two replays."""
 
-    items: list[dict[str, Any]]
+    items: list[JobItem]
     interval_s: float
     taken: int = 0
 
@@ -77,7 +76,7 @@ class _Cursor:
         """Whether an item is left."""
         return self.taken < len(self.items)
 
-    def take(self) -> dict[str, Any] | None:
+    def take(self) -> JobItem | None:
         """The next item, or None when all were taken."""
         if not self.has_more():
             return None
@@ -86,7 +85,7 @@ class _Cursor:
 
     def untried(self) -> list[int]:
         """Sequence numbers of the items never taken."""
-        return [item["seq"] for item in self.items[self.taken :]]
+        return [item.seq for item in self.items[self.taken :]]
 
 
 @dataclass(frozen=True)
@@ -124,12 +123,12 @@ class BulkReplays:
         parked = selection.model_copy(update={"status": "parked"})
         pace = min(rate or self._settings.replay_rate_per_s, self._settings.replay_rate_per_s)
         async with self._pool.acquire() as conn, conn.transaction():
-            ids = await repo.select_ids(conn, parked, _MAX_ITEMS)
+            ids = await ops_letters.select_ids(conn, parked, _MAX_ITEMS)
             if not ids:
                 raise NothingToReplay("no parked dead letter matches")
             now = self._clock()
             chosen = parked.model_dump(mode="json", exclude_defaults=True)
-            job_id = await repo.add_job(
+            job_id = await ops_jobs.add_job(
                 conn,
                 by=who.actor,
                 reason=reason,
@@ -153,17 +152,12 @@ class BulkReplays:
     async def cancel(self, job_id: int, who: Principal, reason: str) -> bool:
         """Ask a running job to stop before its next item; audit the request."""
         async with self._pool.acquire() as conn, conn.transaction():
-            changed = await conn.fetchval(
-                "UPDATE replay_jobs SET state = 'cancelling', updated_at = $2"
-                " WHERE id = $1 AND state IN ('canary', 'running') RETURNING id",
-                job_id,
-                self._clock(),
-            )
-            if changed is not None:
+            changed = await ops_jobs.request_cancel(conn, job_id, self._clock())
+            if changed:
                 detail = {"job": job_id, "reason": reason, "role": who.role.label}
                 entry = AuditEntry(self._clock(), who.actor, "replay_job.cancelled", "-", detail)
                 await audit_repo.append(conn, [entry])
-        return changed is not None
+        return changed
 
     async def aclose(self) -> None:
         """Stop background jobs (they are marked interrupted)."""
@@ -176,12 +170,12 @@ class BulkReplays:
         """Run a job to its end (see the module docstring); return its final progress."""
         try:
             async with self._pool.acquire() as conn:
-                job = await repo.get_job(conn, job_id)
-                items = await repo.job_items(conn, job_id, ["pending"])
+                job = await ops_jobs.get_job(conn, job_id)
+                items = await ops_jobs.job_items(conn, job_id, ["pending"])
             if job is None:
                 raise LookupError(f"no replay job {job_id}")
-            todo = _Cursor(items, 1 / float(job["rate_per_s"]))
-            progress = BulkProgress(int(job["max_failures"]))
+            todo = _Cursor(items, 1 / float(job.rate_per_s))
+            progress = BulkProgress(int(job.max_failures))
             progress = await self._canary(job_id, todo, progress, who, reason)
             if not progress.finished:
                 progress = await self._rest(job_id, todo, progress, who, reason)
@@ -257,14 +251,14 @@ class BulkReplays:
         return progress
 
     async def _send(
-        self, job_id: int, item: dict[str, Any], who: Principal, reason: str
+        self, job_id: int, item: JobItem, who: Principal, reason: str
     ) -> _Sent | tuple[ItemOutcome, str]:
-        result = await self._actions.replay(item["dead_letter_id"], who, reason, job_id=job_id)
+        result = await self._actions.replay(item.dead_letter_id, who, reason, job_id=job_id)
         if result.done:
-            await self._item(job_id, item["seq"], "sent", result.why, result.failures)
-            return _Sent(item["seq"], item["dead_letter_id"], item["queue"], result.failures)
+            await self._item(job_id, item.seq, "sent", result.why, result.failures)
+            return _Sent(item.seq, item.dead_letter_id, item.queue, result.failures)
         outcome: ItemOutcome = "failed" if result.code == "publish_failed" else "refused"
-        await self._item(job_id, item["seq"], outcome, f"{result.code}: {result.why}")
+        await self._item(job_id, item.seq, outcome, f"{result.code}: {result.why}")
         return outcome, result.why
 
     async def _collect(
@@ -274,7 +268,7 @@ class BulkReplays:
         if not outstanding:
             return []
         async with self._pool.acquire() as conn:
-            rows = await repo.settled(conn, list(outstanding))
+            rows = await ops_jobs.settled(conn, list(outstanding))
         out: list[tuple[ItemOutcome, str]] = []
         for letter_id, (status, failures, consumed) in sorted(rows.items()):
             sent = outstanding[letter_id]
@@ -292,11 +286,10 @@ class BulkReplays:
         self, job_id: int, seq: int, state: str, detail: str, failures: int | None = None
     ) -> None:
         async with self._pool.acquire() as conn:
-            await repo.set_item(conn, job_id, seq, state, self._clock(), detail, failures)
+            await ops_jobs.set_item(conn, job_id, seq, state, self._clock(), detail, failures)
 
     async def _cancelled(self, job_id: int) -> bool:
-        state = await self._pool.fetchval("SELECT state FROM replay_jobs WHERE id = $1", job_id)
-        return bool(state == "cancelling")
+        return await ops_jobs.job_state(self._pool, job_id) == "cancelling"
 
     async def _save(self, job_id: int, progress: BulkProgress) -> None:
         # A finished job's state is written by `_finish`, with its untried items, in one go.
@@ -305,11 +298,11 @@ class BulkReplays:
 
     async def _state(self, job_id: int, state: str, reason: str | None = None) -> None:
         async with self._pool.acquire() as conn:
-            await repo.update_job(conn, job_id, state, self._clock(), reason)
+            await ops_jobs.update_job(conn, job_id, state, self._clock(), reason)
 
     async def _finish(self, job_id: int, progress: BulkProgress, untried: list[int]) -> None:
         cancelled = progress.stop_reason == "cancelled"
         async with self._pool.acquire() as conn, conn.transaction():
-            await repo.skip_items(conn, job_id, untried, self._clock())
+            await ops_jobs.skip_items(conn, job_id, untried, self._clock())
             state = "cancelled" if cancelled else progress.phase
-            await repo.update_job(conn, job_id, state, self._clock(), progress.stop_reason)
+            await ops_jobs.update_job(conn, job_id, state, self._clock(), progress.stop_reason)

@@ -15,13 +15,15 @@ import shutil
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
 from hub.ops.auth import Principal, Role, resolve
+from hub.ops.models import Overview, Queues
 from hub.ops.search import DeadLetterFilter
 from hub.ops.service import OpsService
 from hub.settings import HubSettings
@@ -77,8 +79,19 @@ def _reason(reason: str) -> str:
     return reason.strip()
 
 
-def _echo_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+def _plain(data: object) -> object:
+    """Models as Python values (timestamps stay datetimes: `default=str` prints them)."""
+    if isinstance(data, BaseModel):
+        return data.model_dump()
+    if isinstance(data, dict):
+        return {k: _plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_plain(v) for v in data]
+    return data
+
+
+def _echo_json(data: object) -> None:
+    typer.echo(json.dumps(_plain(data), indent=2, default=str, ensure_ascii=False))
 
 
 def _filter(status: str, ids: list[int] | None = None, **fields: str | None) -> DeadLetterFilter:
@@ -112,12 +125,12 @@ def list_(
     if as_json:
         return _echo_json(page)
     table = Table("id", "last failed", "connector", "queue", "kind", "subject", "reason", "×")
-    for d in page["items"]:
-        when = d["last_failed_at"].strftime("%Y-%m-%d %H:%M:%S")
-        row = (d["id"], when, d["connector"], d["queue"], d["kind"], d["correlation_id"])
-        table.add_row(*map(str, row), d["reason"], str(d["failures"]))
+    for d in page.items:
+        when = d.last_failed_at.strftime("%Y-%m-%d %H:%M:%S")
+        row = (d.id, when, d.connector, d.queue, d.kind, d.correlation_id)
+        table.add_row(*map(str, row), d.reason, str(d.failures))
     console.print(table)
-    console.print(f"{len(page['items'])} shown of {page['total']} ({status})")
+    console.print(f"{len(page.items)} shown of {page.total} ({status})")
     return None
 
 
@@ -129,9 +142,8 @@ def groups(ctx: typer.Context, status: Status = "parked", as_json: AsJson = Fals
         return _echo_json(found)
     table = Table("count", "error type", "reason", "connector", "kind", "last failed")
     for g in found:
-        last = g["last_failed_at"].strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(str(g["count"]), g["error_type"], g["reason"], g["connector"],
-                      str(g["kind"]), last)  # fmt: skip
+        last = g.last_failed_at.strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(str(g.count), g.error_type, g.reason, g.connector, str(g.kind), last)
     console.print(table)
     return None
 
@@ -147,13 +159,13 @@ def show(ctx: typer.Context, letter_id: int, token: Token = None, as_json: AsJso
         raise typer.Exit(1)
     if as_json:
         return _echo_json(found)
-    v = found["verdict"]
-    console.print(f"[bold]dead letter {letter_id}[/bold] {found['status']} · {found['queue']}")
-    console.print(f"{found['error_type']}: {found['reason']} · {found['error_message']}")
-    colour = "green" if v["allowed"] else "red"
-    console.print(f"[{colour}]replay: {v['code']} – {v['why']}[/{colour}]")
-    console.print_json(json.dumps(found["headers"], default=str))
-    console.print_json(json.dumps(found["body"], default=str))
+    v = found.verdict
+    console.print(f"[bold]dead letter {letter_id}[/bold] {found.status} · {found.queue}")
+    console.print(f"{found.error_type}: {found.reason} · {found.error_message}")
+    colour = "green" if v.allowed else "red"
+    console.print(f"[{colour}]replay: {v.code} – {v.why}[/{colour}]")
+    console.print_json(json.dumps(found.headers, default=str))
+    console.print_json(json.dumps(found.body.model_dump(), default=str))
     return None
 
 
@@ -280,27 +292,26 @@ def jobs(ctx: typer.Context, as_json: AsJson = False) -> None:
         return _echo_json(found)
     table = Table("job", "state", "by", "total", "items", "stop reason")
     for j in found:
-        items = ", ".join(f"{k} {n}" for k, n in sorted(j["items"].items()))
-        table.add_row(str(j["id"]), j["state"], j["created_by"], str(j["total"]), items,
-                      j["stop_reason"] or "")  # fmt: skip
+        items = ", ".join(f"{k} {n}" for k, n in sorted(j.items.items()))
+        table.add_row(str(j.id), j.state, j.created_by, str(j.total), items, j.stop_reason or "")
     console.print(table)
     return None
 
 
-def _status_table(queues: dict[str, Any], overview: dict[str, Any]) -> Table:
+def _status_table(queues: Queues, overview: Overview) -> Table:
     table = Table("queue", "role", "ready", "unacked", "consumers", "in/s", "out/s",
-                  title=f"queues (from {queues['source']})")  # fmt: skip
+                  title=f"queues (from {queues.source})")  # fmt: skip
 
-    def show(v: Any) -> str:
+    def show(v: float | None) -> str:
         return "–" if v is None else f"{v:.1f}" if isinstance(v, float) else str(v)
 
-    for q in queues["queues"]:
-        cells = (q["ready"], q["unacked"], q["consumers"], q["publish_rate"], q["deliver_rate"])
-        table.add_row(q["name"], q["role"], *map(show, cells))
+    for q in queues.queues:
+        cells = (q.ready, q.unacked, q.consumers, q.publish_rate, q.deliver_rate)
+        table.add_row(q.name, q.role, *map(show, cells))
     table.caption = (
-        f"dead letters parked: {overview['dead_letters_parked']} · deadlines open "
-        f"{overview['deadlines_open']}, overdue {overview['deadlines_overdue']} · outbox backlog "
-        f"{overview['outbox_backlog']}"
+        f"dead letters parked: {overview.dead_letters_parked} · deadlines open "
+        f"{overview.deadlines_open}, overdue {overview.deadlines_overdue} · outbox backlog "
+        f"{overview.outbox_backlog}"
     )
     return table
 
@@ -321,8 +332,8 @@ def status(
             if watch:
                 console.clear()
             console.print(_status_table(queues, overview))
-            if queues["problem"]:
-                console.print(f"[yellow]{queues['problem']}[/yellow]")
+            if queues.problem:
+                console.print(f"[yellow]{queues.problem}[/yellow]")
             if not watch:
                 return None
             await asyncio.sleep(watch)
@@ -336,16 +347,16 @@ def timeline(ctx: typer.Context, subject: str, as_json: AsJson = False) -> None:
     found = _run(_settings(ctx), lambda ops: ops.timeline(subject))
     if as_json:
         return _echo_json(found)
-    if not found["found"]:
+    if not found.found:
         console.print(f"[red]nothing is known about {subject}[/red]")
         raise typer.Exit(1)
-    row = found["order"] or found["warrant"]
-    console.print(f"[bold]{subject}[/bold] state: [bold]{row['state'] if row else '–'}[/bold]")
-    for d in found["deadlines"]:
-        met = d["satisfied_at"] or "open"
-        console.print(f"  deadline {d['kind']}: due {d['due_at']}, met {met}")
-    for e in found["events"]:
-        console.print(f"  {e['at']:%Y-%m-%d %H:%M:%S}  {e['label']}  [dim]{e['source']}[/dim]")
+    row = found.order or found.warrant
+    console.print(f"[bold]{subject}[/bold] state: [bold]{row.state if row else '–'}[/bold]")
+    for d in found.deadlines:
+        met = d.satisfied_at or "open"
+        console.print(f"  deadline {d.kind}: due {d.due_at}, met {met}")
+    for e in found.events:
+        console.print(f"  {e.at:%Y-%m-%d %H:%M:%S}  {e.label}  [dim]{e.source}[/dim]")
     return None
 
 

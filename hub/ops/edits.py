@@ -38,7 +38,7 @@ _KEY_FIELDS: Final = (
 )
 
 
-def _json_object(raw: bytes | str) -> dict[str, Any] | None:
+def _json_object(raw: bytes | str) -> dict[str, object] | None:
     try:
         doc = json.loads(raw)
     except ValueError:

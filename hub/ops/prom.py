@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from hub.ops.rabbit_admin import QueueReport
+from hub.ops.stats import Gauges
+from hub.store.ops_stats import Circuit
 
 __all__ = ["OpsCollector", "Snapshot", "exposition"]
 
@@ -27,8 +28,8 @@ class Snapshot:
     """What was read at the last scrape."""
 
     queues: QueueReport
-    counts: Mapping[str, Any]
-    circuits: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    counts: Gauges
+    circuits: Mapping[str, Circuit] = field(default_factory=dict)
 
 
 def _family(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
@@ -58,43 +59,43 @@ def _queue_families(report: QueueReport) -> Iterator[Metric]:
     yield source
 
 
-def _store_families(counts: Mapping[str, Any]) -> Iterator[Metric]:
+def _store_families(counts: Gauges) -> Iterator[Metric]:
     letters = _family(
         "hub_dead_letters", "Dead letters by connector and status", ["connector", "status"]
     )
-    for connector, status, n in counts["dead_letters"]:
+    for connector, status, n in counts.dead_letters:
         letters.add_metric([connector, status], n)
     yield letters
     open_ = _family("hub_deadlines_open", "Business deadlines not yet met", ["kind"])
     overdue = _family("hub_deadlines_overdue", "Business deadlines past due and not met", ["kind"])
-    for kind, n_open, n_overdue in counts["deadlines"]:
+    for kind, n_open, n_overdue in counts.deadlines:
         open_.add_metric([kind], n_open)
         overdue.add_metric([kind], n_overdue)
     yield open_
     yield overdue
     orders = _family("hub_release_orders", "Release orders by lifecycle state", ["state"])
-    for state, n in counts["orders"]:
+    for state, n in counts.orders:
         orders.add_metric([state], n)
     yield orders
     yield GaugeMetricFamily(
-        "hub_outbox_backlog", "Outbox rows not yet confirmed", value=counts["outbox_unconfirmed"]
+        "hub_outbox_backlog", "Outbox rows not yet confirmed", value=counts.outbox_unconfirmed
     )
     yield GaugeMetricFamily(
         "hub_outbox_oldest_unconfirmed_seconds",
         "Age of the oldest unconfirmed outbox row (outbox lag)",
-        value=counts["outbox_oldest_s"],
+        value=counts.outbox_oldest_s,
     )
     yield GaugeMetricFamily(
-        "hub_replay_jobs_active", "Bulk replays running", value=counts["replay_jobs_active"]
+        "hub_replay_jobs_active", "Bulk replays running", value=counts.replay_jobs_active
     )
 
 
-def _circuit_families(circuits: Mapping[str, Mapping[str, Any]]) -> Iterator[Metric]:
+def _circuit_families(circuits: Mapping[str, Circuit]) -> Iterator[Metric]:
     up = _family("hub_connector_up", "1 when the connector's circuit is closed", ["connector"])
     deferred = _family("hub_connector_deferred", "Deliveries deferred while down", ["connector"])
     for name, c in sorted(circuits.items()):
-        up.add_metric([name], 1.0 if c.get("state") == "closed" else 0.0)
-        deferred.add_metric([name], float(c.get("deferred") or 0))
+        up.add_metric([name], 1.0 if c.state == "closed" else 0.0)
+        deferred.add_metric([name], float(c.deferred or 0))
     yield up
     yield deferred
 

@@ -38,18 +38,6 @@ class QueueStats:
         """What the queue is for: inbound, outbound, unit, retry or dlq."""
         return queue_role(self.name)
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "name": self.name,
-            "role": self.role,
-            "ready": self.ready,
-            "unacked": self.unacked,
-            "consumers": self.consumers,
-            "publish_rate": self.publish_rate,
-            "deliver_rate": self.deliver_rate,
-        }
-
 
 @dataclass(frozen=True)
 class QueueReport:

@@ -325,9 +325,9 @@ _DROPPED_PREFIXES: Final = (
 
 def replay_headers(
     stored: Mapping[str, Any], letter_id: int, actor: str, edited_from: str | None = None
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The headers of a replay: the original ones without the failure's, attempt reset, linked."""
-    headers = {
+    headers: dict[str, object] = {
         k: v
         for k, v in stored.items()
         if not k.startswith(_DROPPED_PREFIXES) and k != RETRY_LEVEL_HEADER

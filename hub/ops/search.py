@@ -1,19 +1,19 @@
-"""Dead-letter filters, and the SQL `WHERE` clause each one means (pure).
+"""Dead-letter filters, as the API, the dashboard and the CLI give them (pure).
 
 The same filter selects what the dashboard lists, what a group is, and what a bulk replay or bulk
-archive covers, so "what you see is what you replay". Free text matches identifiers and the error
-message only, never the body: searching bodies would let any viewer probe for a CPF.
+archive covers, so "what you see is what you replay". `hub.store.ops_letters.where` turns it into
+SQL; free text matches identifiers and the error message only, never the body: searching bodies
+would let any viewer probe for a CPF.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["DeadLetterFilter", "where"]
+__all__ = ["DeadLetterFilter"]
 
 Short = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -46,39 +46,3 @@ class DeadLetterFilter(BaseModel):
     def narrowed(self) -> bool:
         """Whether anything but the status narrows the selection (bulk actions require it)."""
         return any(v not in (None, ()) for k, v in self.model_dump().items() if k != "status")
-
-
-def _like(text: str) -> str:
-    """`text` with LIKE's wildcards escaped (the default escape character is a backslash)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-_CLAUSES: Final[tuple[tuple[str, str, Callable[[Any], Any] | None], ...]] = (
-    ("kind", "kind = $?", None),
-    ("connector", "connector = $?", None),
-    ("queue", "queue = $?", None),
-    ("error", "(error_type = $? OR reason = $? OR reason LIKE '%:' || $?)", None),
-    ("process", "correlation_id LIKE $? || '%'", _like),
-    ("subject", "correlation_id = $?", None),
-    ("since", "last_failed_at >= $?", None),
-    ("until", "first_failed_at < $?", None),
-    # a uuid has no wildcard, so the escaped text matches message ids too
-    (
-        "search",
-        "(message_id::text = lower($?) OR correlation_id ILIKE '%' || $? || '%'"
-        " OR error_message ILIKE '%' || $? || '%')",
-        _like,
-    ),
-    ("ids", "id = ANY($?::bigint[])", list),
-)
-
-
-def where(f: DeadLetterFilter) -> tuple[str, list[Any]]:
-    """The `WHERE` clause (without the keyword) and its arguments, numbered from $1."""
-    pairs: list[tuple[str, Any]] = [] if f.status == "any" else [("status = $?", f.status)]
-    for name, sql, convert in _CLAUSES:
-        value = getattr(f, name)
-        if value not in (None, ()):
-            pairs.append((sql, convert(value) if convert else value))
-    clauses = [sql.replace("$?", f"${n}") for n, (sql, _) in enumerate(pairs, 1)]
-    return " AND ".join(clauses) or "TRUE", [value for _, value in pairs]

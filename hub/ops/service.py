@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapp
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import asyncpg
 from prometheus_client import CollectorRegistry
@@ -32,14 +32,32 @@ from hub.ops import stats
 from hub.ops.actions import Actions
 from hub.ops.auth import Principal, Role
 from hub.ops.bulk import BulkReplays
+from hub.ops.models import (
+    Acknowledgements,
+    AuditLine,
+    ConnectorView,
+    DeadLetterDetail,
+    DeadLetterItem,
+    DeadLetterPage,
+    LetterGroup,
+    NoProbe,
+    OrderSummary,
+    Overview,
+    ProbeResult,
+    Queues,
+    QueueTotals,
+    QueueView,
+    ReplayJob,
+    Timeline,
+    VerdictView,
+)
 from hub.ops.prom import OpsCollector, Snapshot, exposition
-from hub.ops.rabbit_admin import RabbitAdmin
+from hub.ops.rabbit_admin import QueueStats, RabbitAdmin
 from hub.ops.search import DeadLetterFilter
 from hub.ops.views import present_body, scrub, scrub_headers
 from hub.settings import HubSettings
-from hub.store import audit_repo, create_pool
-
-from . import repo
+from hub.store import audit_repo, create_pool, ops_jobs, ops_letters, ops_stats
+from hub.store.ops_letters import DeadLetter
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -86,7 +104,7 @@ class OpsService:
         self.actions = Actions(pool, publisher, clock, topology.work_queues())
         self.bulk = BulkReplays(pool, self.actions, clock, settings.ops, consumed)
         self._probes = dict(probes or {})
-        self._probed: dict[str, dict[str, Any]] = {}
+        self._probed: dict[str, ProbeResult] = {}
         self._probed_at = -1e9
         self.registry = CollectorRegistry(auto_describe=False)
         self.collector = OpsCollector()
@@ -144,7 +162,7 @@ class OpsService:
     async def healthy(self) -> bool:
         """Whether PostgreSQL answers."""
         try:
-            return bool(await self.pool.fetchval("SELECT 1"))
+            return await ops_stats.ping(self.pool)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return False
 
@@ -153,31 +171,27 @@ class OpsService:
         report = await self.admin.queues()
         async with self.pool.acquire() as conn:
             counts = await stats.gauges(conn, self.clock())
-            circuits = await stats.connector_health(conn)
+            circuits = await ops_stats.connector_health(conn)
         self.collector.snapshot = Snapshot(report, counts, circuits)
         return exposition(self.registry)
 
     # ------------------------------------------------------------------ queues and connectors
 
-    async def queues(self) -> dict[str, Any]:
+    async def queues(self) -> Queues:
         """Every queue's depth, consumers and rates, the retry ladder, and the numbers' source."""
         report = await self.admin.queues()
-        rows = [q.as_dict() for q in report.queues]
+        rows = [_queue_view(q) for q in report.queues]
         known = [q for q in report.queues if q.ready is not None]
-        return {
-            "source": report.source,
-            "problem": report.problem,
-            "queues": rows,
-            "ladder": [r for r in rows if r["role"] == "retry"],
-            "totals": {
-                "ready": sum(q.ready or 0 for q in known),
-                "unacked": sum(q.unacked or 0 for q in known)
-                if report.source == "management"
-                else None,
-            },
-        }
+        unacked = sum(q.unacked or 0 for q in known) if report.source == "management" else None
+        return Queues(
+            source=report.source,
+            problem=report.problem,
+            queues=rows,
+            ladder=[r for r in rows if r.role == "retry"],
+            totals=QueueTotals(ready=sum(q.ready or 0 for q in known), unacked=unacked),
+        )
 
-    async def probe(self, *, force: bool = False) -> dict[str, dict[str, Any]]:
+    async def probe(self, *, force: bool = False) -> dict[str, ProbeResult]:
         """Run every connector's synthetic probe (at most every `probe_every_s` unless forced)."""
         if force or time.monotonic() - self._probed_at >= self.settings.ops.probe_every_s:
             self._probed_at = time.monotonic()
@@ -186,50 +200,50 @@ class OpsService:
             self._probed = dict(zip(names, results, strict=True))
         return self._probed
 
-    async def _probe_one(self, name: str) -> dict[str, Any]:
+    async def _probe_one(self, name: str) -> ProbeResult:
         started = time.perf_counter()
         try:
             await asyncio.wait_for(self._probes[name](), _PROBE_TIMEOUT_S)
         except Exception as e:  # any failure of the external system is the probe's answer
             error = scrub(f"{type(e).__name__}: {e}")[:200]
-            return {"ok": False, "at": self.clock(), "latency_ms": None, "error": error}
+            return ProbeResult(ok=False, at=self.clock(), latency_ms=None, error=error)
         latency = round((time.perf_counter() - started) * 1000, 1)
-        return {"ok": True, "at": self.clock(), "latency_ms": latency, "error": None}
+        return ProbeResult(ok=True, at=self.clock(), latency_ms=latency, error=None)
 
-    async def connectors(self, *, force_probe: bool = False) -> list[dict[str, Any]]:
+    async def connectors(self, *, force_probe: bool = False) -> list[ConnectorView]:
         """Per connector: last success, error rate, backlog, circuit, probe, queue consumers."""
         async with self.pool.acquire() as conn:
-            activity = await stats.connector_activity(conn, stats.window(self.clock()))
-            circuits = await stats.connector_health(conn)
+            activity = await ops_stats.connector_activity(conn, stats.window(self.clock()))
+            circuits = await ops_stats.connector_health(conn)
         probes = await self.probe(force=force_probe)
         report = await self.admin.queues()
         return [
             _connector_view(
-                name, activity.get(name, {}), circuits.get(name), probes.get(name), report.queues
+                name, activity.get(name), circuits.get(name), probes.get(name), report.queues
             )
             for name in CONNECTORS
         ]
 
     # ------------------------------------------------------------------ acknowledgements
 
-    async def acknowledgements(self) -> dict[str, Any]:
+    async def acknowledgements(self) -> Acknowledgements:
         """Orders by state, pending and overdue deadlines, time-to-compliance distribution."""
         async with self.pool.acquire() as conn:
             return await stats.acknowledgements(conn, self.clock())
 
-    async def orders(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    async def orders(self, state: str | None = None, limit: int = 100) -> list[OrderSummary]:
         """Release orders (no personal data), latest first."""
         async with self.pool.acquire() as conn:
             return await stats.list_orders(conn, state, limit)
 
-    async def timeline(self, subject: str) -> dict[str, Any]:
+    async def timeline(self, subject: str) -> Timeline:
         """The timeline of one order or warrant."""
         async with self.pool.acquire() as conn:
             return await stats.timeline(conn, subject)
 
     async def audit(
         self, *, operators_only: bool = True, subject: str | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
+    ) -> list[AuditLine]:
         """The latest audit entries (operators' actions by default)."""
         async with self.pool.acquire() as conn:
             return await stats.recent_audit(
@@ -240,74 +254,84 @@ class OpsService:
 
     async def dead_letters(
         self, f: DeadLetterFilter, limit: int = 50, before_id: int | None = None
-    ) -> dict[str, Any]:
+    ) -> DeadLetterPage:
         """A page of dead letters (newest first) and how many match in all."""
         async with self.pool.acquire() as conn:
-            items = await repo.list_letters(conn, f, limit, before_id)
-            total = await repo.count_letters(conn, f)
-        for item in items:
-            item["error_message"] = scrub(item["error_message"])
-        return {"total": total, "items": items}
+            items = await ops_letters.list_letters(conn, f, limit, before_id)
+            total = await ops_letters.count_letters(conn, f)
+        shown = [
+            DeadLetterItem.model_validate(item).model_copy(
+                update={"error_message": scrub(item.error_message)}
+            )
+            for item in items
+        ]
+        return DeadLetterPage(total=total, items=shown)
 
-    async def groups(self, f: DeadLetterFilter) -> list[dict[str, Any]]:
+    async def groups(self, f: DeadLetterFilter) -> list[LetterGroup]:
         """Dead letters grouped by error type, reason, connector and kind."""
         async with self.pool.acquire() as conn:
-            return await repo.group_letters(conn, f)
+            found = await ops_letters.group_letters(conn, f)
+        return [LetterGroup.model_validate(g) for g in found]
 
-    async def dead_letter(self, letter_id: int, who: Principal) -> dict[str, Any] | None:
+    async def dead_letter(self, letter_id: int, who: Principal) -> DeadLetterDetail | None:
         """One dead letter; masked below admin, and an admin's unmasked view is audited."""
         async with self.pool.acquire() as conn:
-            row = await repo.get_letter(conn, letter_id)
+            row = await ops_letters.get_letter(conn, letter_id)
         if row is None:
             return None
         verdict = await self.actions.preview(row)
         admin = who.may(Role.ADMIN)
         if admin:
             await self._audit_view(row, who)
-        shown = {k: v for k, v in row.items() if k not in ("body", "headers", "trace")}
-        return {
+        shown = DeadLetterItem.model_validate(row).model_dump(exclude={"error_message"})
+        return DeadLetterDetail(
             **shown,
-            "error_message": row["error_message"] if admin else scrub(row["error_message"]),
-            "trace": row["trace"] if admin else scrub(row["trace"]),
-            "headers": row["headers"] if admin else scrub_headers(row["headers"] or {}),
-            "body": present_body(bytes(row["body"]), unmasked=admin),
-            "verdict": {"allowed": verdict.allowed, "code": verdict.code, "why": verdict.why},
-        }
+            error_message=row.error_message if admin else scrub(row.error_message),
+            trace=row.trace if admin else scrub(row.trace),
+            headers=row.headers if admin else scrub_headers(row.headers or {}),
+            body=present_body(bytes(row.body), unmasked=admin),
+            verdict=VerdictView(allowed=verdict.allowed, code=verdict.code, why=verdict.why),
+        )
 
-    async def _audit_view(self, row: dict[str, Any], who: Principal) -> None:
-        detail = {"id": row["id"], "role": who.role.label, "unmasked": True}
+    async def _audit_view(self, row: DeadLetter, who: Principal) -> None:
+        detail = {"id": row.id, "role": who.role.label, "unmasked": True}
         entry = AuditEntry(
-            self.clock(), who.actor, "dead_letter.viewed", row["correlation_id"] or "-", detail
+            self.clock(), who.actor, "dead_letter.viewed", row.correlation_id or "-", detail
         )
         async with self.pool.acquire() as conn, conn.transaction():
             await audit_repo.append(conn, [entry])
 
-    async def jobs(self) -> list[dict[str, Any]]:
+    async def jobs(self) -> list[ReplayJob]:
         """The latest replay jobs with their progress."""
         async with self.pool.acquire() as conn:
-            return await repo.list_jobs(conn)
+            found = await ops_jobs.list_jobs(conn)
+        return [ReplayJob.model_validate(j) for j in found]
 
-    async def job(self, job_id: int) -> dict[str, Any] | None:
+    async def job(self, job_id: int) -> ReplayJob | None:
         """One replay job with its progress."""
         async with self.pool.acquire() as conn:
-            return await repo.get_job(conn, job_id)
+            found = await ops_jobs.get_job(conn, job_id)
+        return ReplayJob.model_validate(found) if found is not None else None
 
-    async def overview(self) -> dict[str, Any]:
+    async def overview(self) -> Overview:
         """The numbers of the dashboard's top cards."""
         async with self.pool.acquire() as conn:
             counts = await stats.gauges(conn, self.clock())
-        parked = sum(n for _c, status, n in counts["dead_letters"] if status == "parked")
-        overdue = sum(n for _k, _o, n in counts["deadlines"])
-        open_ = sum(n for _k, n, _o in counts["deadlines"])
-        return {
-            "dead_letters_parked": parked,
-            "deadlines_open": open_,
-            "deadlines_overdue": overdue,
-            "orders": dict(counts["orders"]),
-            "outbox_backlog": counts["outbox_unconfirmed"],
-            "outbox_oldest_s": counts["outbox_oldest_s"],
-            "replay_jobs_active": counts["replay_jobs_active"],
-        }
+        return Overview(
+            dead_letters_parked=sum(
+                n for _c, status, n in counts.dead_letters if status == "parked"
+            ),
+            deadlines_open=sum(n for _k, n, _o in counts.deadlines),
+            deadlines_overdue=sum(n for _k, _o, n in counts.deadlines),
+            orders=dict(counts.orders),
+            outbox_backlog=counts.outbox_unconfirmed,
+            outbox_oldest_s=counts.outbox_oldest_s,
+            replay_jobs_active=counts.replay_jobs_active,
+        )
+
+
+def _queue_view(q: QueueStats) -> QueueView:
+    return QueueView.model_validate(q)  # its `role` is a property
 
 
 def _retried_here(name: str) -> int:
@@ -322,26 +346,26 @@ def _retried_here(name: str) -> int:
 
 def _connector_view(
     name: str,
-    activity: Mapping[str, Any],
-    circuit: Mapping[str, Any] | None,
-    probe: Mapping[str, Any] | None,
-    queues: Collection[Any],
-) -> dict[str, Any]:
-    processed = int(activity.get("processed") or 0)
-    failed = int(activity.get("dead_lettered") or 0)
+    activity: ops_stats.ConnectorActivity | None,
+    circuit: ops_stats.Circuit | None,
+    probe: ProbeResult | None,
+    queues: Collection[QueueStats],
+) -> ConnectorView:
+    done = activity or ops_stats.ConnectorActivity()
+    processed, failed = done.processed, done.dead_lettered
     mine = [q for q in queues if q.name.startswith(f"hub.{name}.") and q.role != "dlq"]
-    last = [t for t in (activity.get("last_processed"), (circuit or {}).get("last_success")) if t]
-    return {
-        "name": name,
-        "last_success": max(last) if last else None,
-        "processed_1h": processed,
-        "dead_lettered_1h": failed,
-        "error_rate_1h": round(failed / (processed + failed), 4) if processed + failed else 0.0,
-        "parked": int(activity.get("parked") or 0),
-        "circuit": (circuit or {}).get("state", "unknown"),
-        "down_since": (circuit or {}).get("down_since"),
-        "deferred": int((circuit or {}).get("deferred") or 0),
-        "retried_here": _retried_here(name),
-        "probe": dict(probe) if probe else {"configured": False},
-        "queues": [q.as_dict() for q in mine],
-    }
+    last = [t for t in (done.last_processed, circuit.last_success if circuit else None) if t]
+    return ConnectorView(
+        name=name,
+        last_success=max(last) if last else None,
+        processed_1h=processed,
+        dead_lettered_1h=failed,
+        error_rate_1h=round(failed / (processed + failed), 4) if processed + failed else 0.0,
+        parked=done.parked,
+        circuit=circuit.state if circuit else "unknown",
+        down_since=circuit.down_since if circuit else None,
+        deferred=int(circuit.deferred or 0) if circuit else 0,
+        retried_here=_retried_here(name),
+        probe=probe or NoProbe(),
+        queues=[_queue_view(q) for q in mine],
+    )

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from contracts import mask
+from hub.ops.models import Body, BucketCount, Distribution, JsonObject, TimelineEvent
 
 __all__ = [
     "COMPLIANCE_BUCKETS_H",
@@ -38,13 +39,14 @@ def scrub(text: str) -> str:
     return _CPF.sub("***.***.***-**", text)
 
 
-def scrub_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
+def scrub_headers(headers: Mapping[str, Any]) -> JsonObject:
     """Headers with every string value scrubbed."""
     return {k: scrub(v) if isinstance(v, str) else v for k, v in headers.items()}
 
 
-def present_body(body: bytes, *, unmasked: bool) -> dict[str, Any]:
+def present_body(body: bytes, *, unmasked: bool) -> Body:
     """A dead letter's body for a response: JSON masked (unless `unmasked`), else text or bytes."""
+    size = len(body)
     try:
         doc = json.loads(body)
     except ValueError:
@@ -52,14 +54,14 @@ def present_body(body: bytes, *, unmasked: bool) -> dict[str, Any]:
     else:
         if not unmasked:
             doc = mask({"doc": doc})["doc"]
-        return {"format": "json", "masked": not unmasked, "content": doc, "size": len(body)}
+        return Body(format="json", masked=not unmasked, content=doc, size=size)
     if not unmasked:  # text that is not JSON may hold anything: only its size is shown
-        return {"format": "opaque", "masked": True, "content": None, "size": len(body)}
+        return Body(format="opaque", masked=True, content=None, size=size)
     try:
-        return {"format": "text", "masked": False, "content": body.decode(), "size": len(body)}
+        return Body(format="text", masked=False, content=body.decode(), size=size)
     except UnicodeDecodeError:
         raw = base64.b64encode(body).decode()
-        return {"format": "base64", "masked": False, "content": raw, "size": len(body)}
+        return Body(format="base64", masked=False, content=raw, size=size)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def _percentile(ordered: Sequence[float], q: float) -> float | None:
 
 def distribution(
     seconds: Iterable[float], edges_h: Sequence[float] = COMPLIANCE_BUCKETS_H
-) -> dict[str, Any]:
+) -> Distribution:
     """Histogram (hours) and percentiles of durations: how long orders took to be complied with."""
     ordered = sorted(max(0.0, s) / 3600 for s in seconds)
     bounds = [*zip(edges_h, [*edges_h[1:], None], strict=True)]
@@ -98,27 +100,13 @@ def distribution(
         Bucket(lo, hi, sum(1 for v in ordered if v >= lo and (hi is None or v < hi)))
         for lo, hi in bounds
     ]
-    return {
-        "count": len(ordered),
-        "p50_h": _percentile(ordered, 0.5),
-        "p90_h": _percentile(ordered, 0.9),
-        "max_h": ordered[-1] if ordered else None,
-        "buckets": [{"label": b.label, "low_h": b.low_h, "count": b.count} for b in buckets],
-    }
-
-
-@dataclass(frozen=True)
-class TimelineEvent:
-    """One line of a subject's timeline."""
-
-    at: datetime
-    source: str
-    label: str
-    detail: Mapping[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        """The event as JSON-ready data."""
-        return {"at": self.at, "source": self.source, "label": self.label, "detail": self.detail}
+    return Distribution(
+        count=len(ordered),
+        p50_h=_percentile(ordered, 0.5),
+        p90_h=_percentile(ordered, 0.9),
+        max_h=ordered[-1] if ordered else None,
+        buckets=[BucketCount(label=b.label, low_h=b.low_h, count=b.count) for b in buckets],
+    )
 
 
 def _label(action: str, detail: Mapping[str, Any]) -> str:
@@ -135,11 +123,12 @@ def _label(action: str, detail: Mapping[str, Any]) -> str:
 
 def audit_event(at: datetime, actor: str, action: str, detail: Mapping[str, Any]) -> TimelineEvent:
     """A timeline event from an audit entry (which never holds personal data)."""
-    return TimelineEvent(at, actor, _label(action, detail), {"action": action, **detail})
+    label = _label(action, detail)
+    return TimelineEvent(at=at, source=actor, label=label, detail={"action": action, **detail})
 
 
-def sorted_timeline(*streams: Iterable[TimelineEvent]) -> list[dict[str, Any]]:
+def sorted_timeline(*streams: Iterable[TimelineEvent]) -> list[TimelineEvent]:
     """Several event streams merged in time order (stable for equal times)."""
     merged = [e for stream in streams for e in stream]
     merged.sort(key=lambda e: e.at)
-    return [e.as_dict() for e in merged]
+    return merged

@@ -35,8 +35,10 @@ from hub.connector import Inbound, Verify
 from hub.domain.outgoing import DISTRIBUTION_HEADERS, Outgoing
 from hub.domain.retry import ATTEMPT_HEADER, Decision, RetryPolicy, attempts_from
 from hub.domain.rows import Deferred
+from hub.domain.sender import NOBODY, Sender, arrive
 from hub.domain.topology import DLX, RETRY_EXCHANGE, RETRY_LEVEL_HEADER, connector_of, retry_label
 from hub.errors import PublishFailed, Requeue
+from hub.pipeline.delivered import Postponed
 from hub.pipeline.engine import Engine, Job, as_hub_error
 
 if TYPE_CHECKING:
@@ -63,23 +65,35 @@ class Received:
 
     queue: str
     body: bytes
-    headers: Mapping[str, Any]
+    headers: Mapping[str, Any]  # the ones the hub believes (`hub.domain.sender.arrive`)
     message_id: str | None
     correlation_id: str | None
     kind: str | None
-    user_id: str | None = None
+    sender: Sender = NOBODY  # established on first receipt, carried since
 
     @classmethod
-    def of(cls, message: AbstractIncomingMessage, queue: str) -> Received:
-        """Take what the hub needs from a delivered message."""
+    def of(
+        cls, message: AbstractIncomingMessage, queue: str, hub_logins: Collection[str]
+    ) -> Received:
+        """Take what the hub needs from a delivered message, and who sent it.
+
+        A message from outside loses the `x-hub-*` headers it carried and gains its sender, as
+        the broker vouches for it; one the hub published keeps its headers and carried sender.
+        """
+        arrival = arrive(
+            {k: v for k, v in message.headers.items() if k not in DISTRIBUTION_HEADERS},
+            message.user_id,
+            message.exchange,
+            hub_logins,
+        )
         return cls(
             queue,
             message.body,
-            {k: v for k, v in message.headers.items() if k not in DISTRIBUTION_HEADERS},
+            arrival.headers,
             message.message_id,
             message.correlation_id,
             message.type,
-            message.user_id,
+            arrival.sender,
         )
 
     @property
@@ -92,12 +106,19 @@ class Consumer:
     """Runs a consumed message through parse → (deliver) → engine, and settles its fate."""
 
     def __init__(
-        self, engine: Engine, publisher: Publisher, policy: RetryPolicy, clock: Clock
+        self,
+        engine: Engine,
+        publisher: Publisher,
+        policy: RetryPolicy,
+        clock: Clock,
+        *,
+        hub_logins: Collection[str],
     ) -> None:
         self._engine = engine
         self._publisher = publisher
         self._policy = policy
         self._clock = clock
+        self._hub_logins = frozenset(hub_logins)
 
     async def consume(
         self,
@@ -109,7 +130,7 @@ class Consumer:
         verify: Verify | None = None,
     ) -> None:
         """Handle one message from `queue`; raises only `Requeue` (module docstring)."""
-        received = Received.of(message, queue)
+        received = Received.of(message, queue, self._hub_logins)
         started = time.perf_counter()
         kind = "unknown"
         try:
@@ -117,7 +138,7 @@ class Consumer:
             kind = env.kind
             _check_accepted(env, accepts, queue)
             if verify is not None:
-                verify(Inbound(env, received.body, received.headers, received.user_id))
+                verify(Inbound(env, received.body, received.headers, received.sender))
             outcome = await self._process(received, env, deliveries)
         except Exception as e:
             await self.settle(received, kind, e)
@@ -133,7 +154,7 @@ class Consumer:
         if await self._engine.seen(r.queue, env.message_id):
             return "duplicate"  # a copy of a delivery already made: do not call the system again
         result = await deliveries.call(env, r.headers)
-        if isinstance(result, str):  # deferred: the circuit is open or a backlog waits
+        if isinstance(result, Postponed):  # the circuit is open or a backlog waits
             keep = Deferred(
                 deliveries.connector, r.queue, env.message_id, r.body, r.headers, env.occurred_at
             )
@@ -142,7 +163,8 @@ class Consumer:
             finally:
                 deliveries.deferral_settled(env.message_id)
             return "deferred"
-        await self._engine.run(Job(r.queue, env.message_id, result, acks=(r.queue, env.message_id)))
+        events = result.events
+        await self._engine.run(Job(r.queue, env.message_id, events, acks=(r.queue, env.message_id)))
         return "ok"
 
     async def settle(self, r: Received, kind: str, error: BaseException) -> None:

@@ -11,8 +11,8 @@ once (the inbox drops the copy).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 import asyncpg
@@ -26,6 +26,8 @@ from hub import metrics
 from hub.clock import Clock
 from hub.domain.decide import HUB_SOURCE
 from hub.pipeline.engine import Engine, Job
+from hub.store import deadlines_repo
+from hub.store.deadlines_repo import OpenDeadline
 
 __all__ = ["SCANNER", "due_alerts", "run_scanner", "scan_once"]
 
@@ -34,14 +36,14 @@ log = structlog.get_logger("hub.ledger")
 SCANNER = "hub.deadlines"
 
 
-def due_alerts(rows: list[Any], now: datetime) -> list[Envelope]:
+def due_alerts(rows: Sequence[OpenDeadline], now: datetime) -> list[Envelope]:
     """The alert messages the open deadlines in `rows` call for at `now` (pure)."""
     out = []
     for r in rows:
-        dl = Deadline(kind=DeadlineKind(r["kind"]), started_at=r["started_at"], due_at=r["due_at"])
-        for pct in thresholds_crossed(dl, set(r["alerted"]), now):
+        dl = Deadline(kind=DeadlineKind(r.kind), started_at=r.started_at, due_at=r.due_at)
+        for pct in thresholds_crossed(dl, set(r.alerted), now):
             alert = DeadlineAlert(
-                subject_id=r["subject"],
+                subject_id=r.subject,
                 deadline=dl.kind,
                 threshold_pct=pct,
                 started_at=dl.started_at,
@@ -58,14 +60,9 @@ def due_alerts(rows: list[Any], now: datetime) -> list[Envelope]:
 async def scan_once(engine: Engine, pool: asyncpg.Pool, clock: Clock, limit: int = 1000) -> int:
     """Raise the alerts due now; return how many were raised."""
     now = clock()
-    rows = await pool.fetch(
-        "SELECT subject, kind, started_at, due_at, alerted FROM deadlines"
-        " WHERE satisfied_at IS NULL AND started_at + (due_at - started_at) / 2 <= $1"
-        " AND cardinality(alerted) < 3 ORDER BY due_at LIMIT $2",
-        now,
-        limit,
-    )
-    alerts = due_alerts(list(rows), now)
+    async with pool.acquire() as conn:
+        rows = await deadlines_repo.past_half_time(conn, now, limit)
+    alerts = due_alerts(rows, now)
     results = await asyncio.gather(
         *(engine.run(Job(SCANNER, env.message_id, (env,))) for env in alerts),
         return_exceptions=True,

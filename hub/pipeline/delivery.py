@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -30,16 +29,15 @@ from hub.domain.circuit import Circuit, CircuitPolicy
 from hub.domain.topology import Connector
 from hub.errors import UpstreamUnavailable
 from hub.pipeline.consumer import Received
+from hub.pipeline.delivered import CallResult, Delivered, Postponed
 from hub.pipeline.engine import Engine, Job
+from hub.store import deferred_repo
+from hub.store.deferred_repo import DeferredRow
+from hub.store.pool import Conn
 
-__all__ = ["DEFERRED", "Deliveries", "run_drainer"]
+__all__ = ["CallResult", "Delivered", "Deliveries", "Postponed", "run_drainer"]
 
 log = structlog.get_logger("hub.delivery")
-
-_DRAIN_LOCK_BASE: Final = 0x4855_4400  # one drainer per connector across hub processes
-
-
-DEFERRED: Final = "deferred"
 
 # How a deferred delivery that fails for good is settled: `Consumer.settle` (dead letter, ladder).
 Settle = Callable[[Received, str, BaseException], Awaitable[None]]
@@ -74,25 +72,17 @@ class Deliveries:
 
     async def load(self) -> None:
         """Pick up the state a previous process left: an open circuit or a backlog."""
-        row = await self._pool.fetchrow(
-            "SELECT state, failures, down_since FROM connector_health WHERE connector = $1",
-            self.connector,
-        )
-        if row is not None and row["state"] == "open":
-            self.circuit = Circuit(
-                state="open", failures=row["failures"], down_since=row["down_since"]
-            )
-        self.backlog = bool(
-            await self._pool.fetchval(
-                "SELECT 1 FROM deferred WHERE connector = $1 LIMIT 1", self.connector
-            )
-        )
+        async with self._pool.acquire() as conn:
+            saved = await deferred_repo.saved_circuit(conn, self.connector)
+            if saved is not None and saved.state == "open":
+                self.circuit = saved
+            self.backlog = await deferred_repo.has_deferred(conn, self.connector)
 
-    async def call(self, env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...] | str:
-        """Deliver now, or return `DEFERRED` when the circuit is open or a backlog is waiting."""
+    async def call(self, env: Envelope, headers: Mapping[str, Any]) -> CallResult:
+        """Deliver now, or return `Postponed` when the circuit is open or a backlog is waiting."""
         if self.circuit.state == "open" or self.backlog:
             self._deferring += 1
-            return DEFERRED
+            return Postponed()
         started = asyncio.get_running_loop().time()
         self._calling.add(env.message_id)
         try:
@@ -105,7 +95,7 @@ class Deliveries:
                 self._calling.discard(env.message_id)
                 raise
             self._deferring += 1
-            return DEFERRED  # behind it, every later delivery waits too: order is kept
+            return Postponed()  # behind it, every later delivery waits too: order is kept
         except BaseException:
             self._calling.discard(env.message_id)
             self._observe("error", started)
@@ -114,7 +104,7 @@ class Deliveries:
         self._observe("ok", started)
         if self.circuit.failures:
             await self._recovered()
-        return events
+        return Delivered(events)
 
     def deferral_settled(self, message_id: UUID) -> None:
         """A deferral returned by `call` is now committed (or failed): the drainer may see it."""
@@ -143,35 +133,8 @@ class Deliveries:
         await self._save()
 
     async def _save(self) -> None:
-        c, now = self.circuit, self._clock()
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO connector_health (connector, state, failures, down_since,"
-                " last_success, last_failure, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                " ON CONFLICT (connector) DO UPDATE SET state = $2, failures = $3, down_since = $4,"
-                " last_success = coalesce($5, connector_health.last_success),"
-                " last_failure = coalesce($6, connector_health.last_failure), updated_at = $7",
-                self.connector,
-                c.state,
-                c.failures,
-                c.down_since,
-                c.last_success,
-                c.last_failure,
-                now,
-            )
-            if c.state == "open":
-                await conn.execute(
-                    "INSERT INTO outages (connector, started_at) VALUES ($1, $2)"
-                    " ON CONFLICT (connector) WHERE ended_at IS NULL DO NOTHING",
-                    self.connector,
-                    c.down_since or now,
-                )
-            else:
-                await conn.execute(
-                    "UPDATE outages SET ended_at = $2 WHERE connector = $1 AND ended_at IS NULL",
-                    self.connector,
-                    now,
-                )
+        async with self._pool.acquire() as conn:
+            await deferred_repo.save_circuit(conn, self.connector, self.circuit, self._clock())
 
     # ------------------------------------------------------------------ the drainer
 
@@ -188,27 +151,18 @@ class Deliveries:
             return 0
         self.circuit = self.circuit.probed(now) if self.circuit.state == "open" else self.circuit
         async with self._pool.acquire() as conn:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_id()):
+            if not await deferred_repo.try_lock_drain(conn, self.connector):
                 return 0
             try:
                 return await self._drain(conn)
             finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", self._lock_id())
+                await deferred_repo.unlock_drain(conn, self.connector)
 
-    def _lock_id(self) -> int:
-        return _DRAIN_LOCK_BASE + ("court", "setarim", "custodial_unit", "bnmp").index(
-            self.connector
-        )
-
-    async def _drain(self, conn: Any) -> int:
+    async def _drain(self, conn: Conn) -> int:
         """Deliver the backlog page by page: calls one at a time, in order; commits pipelined."""
         done = 0
         while True:
-            rows = await conn.fetch(
-                "SELECT seq, queue, message_id, body, headers FROM deferred"
-                " WHERE connector = $1 ORDER BY sort_at, seq LIMIT 200",
-                self.connector,
-            )
+            rows = await deferred_repo.oldest_deferred(conn, self.connector)
             if not rows:
                 # Not while a deferral is on its way to the table: it would be overtaken.
                 self.backlog = self._deferring > 0
@@ -226,17 +180,16 @@ class Deliveries:
             if stopped:
                 return done
 
-    async def _redeliver(self, r: Any) -> Job | None:
+    async def _redeliver(self, r: DeferredRow) -> Job | None:
         """Make one deferred delivery; None when the system is still down (stop draining)."""
-        env_or_error = _parse(bytes(r["body"]))
-        headers = r["headers"] if isinstance(r["headers"], dict) else json.loads(r["headers"])
-        received = Received(r["queue"], bytes(r["body"]), headers, str(r["message_id"]), None, None)
-        undo = Job(f"{r['queue']}#deferred", r["message_id"], (), undefer=r["seq"])
+        env_or_error = _parse(r.body)
+        received = Received(r.queue, r.body, r.headers, str(r.message_id), None, None)
+        undo = Job(f"{r.queue}#deferred", r.message_id, (), undefer=r.seq)
         if not isinstance(env_or_error, Envelope):
             await self._settle(received, "unknown", env_or_error)
             return undo
         try:
-            events = await self._deliver(env_or_error, headers)
+            events = await self._deliver(env_or_error, r.headers)
         except UpstreamUnavailable:
             await self._failed()
             return None
@@ -245,7 +198,7 @@ class Deliveries:
             return undo
         if self.circuit.state == "open" or self.circuit.failures:
             await self._recovered()
-        return dataclasses.replace(undo, events=events, acks=(r["queue"], r["message_id"]))
+        return dataclasses.replace(undo, events=events, acks=(r.queue, r.message_id))
 
 
 def _parse(body: bytes) -> Envelope | ContractError:

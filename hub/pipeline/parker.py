@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -24,32 +24,16 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 from hub.clock import Clock
 from hub.domain.audit import AuditEntry
 from hub.domain.retry import ATTEMPT_HEADER, attempts_from
+from hub.domain.sender import arrive
 from hub.domain.topology import Connector
-from hub.store import audit_repo
+from hub.store import audit_repo, dead_letters_repo
+from hub.store.dead_letters_repo import Parked
 
 __all__ = ["Parked", "consume_dead_letter", "park", "parked_from"]
 
 log = structlog.get_logger("hub.deadletter")
 
 _PARK_PATIENCE_S = 30.0
-
-
-@dataclass(frozen=True)
-class Parked:
-    """A dead letter as stored: where it failed, why, and the original message."""
-
-    message_id: str | None
-    connector: str
-    queue: str
-    kind: str | None
-    correlation_id: str | None
-    error_type: str
-    reason: str
-    error_message: str
-    trace: str
-    body: bytes
-    headers: dict[str, Any]
-    attempts: int
 
 
 def _peek(body: bytes, key: str, fallback: str | None) -> str | None:
@@ -68,20 +52,39 @@ def _broker_death(headers: dict[str, Any]) -> tuple[str, str]:
     return f"broker_{reason}", queue
 
 
+def _published_to(headers: Mapping[str, Any]) -> str | None:
+    """The exchange a message the broker dead-lettered had been published to (its last death)."""
+    deaths = headers.get("x-death")
+    if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+        exchange = deaths[0].get("exchange")
+        return exchange if isinstance(exchange, str) else None
+    return None
+
+
 def parked_from(
     connector: str,
     body: bytes,
-    headers: dict[str, Any],
+    headers: Mapping[str, Any],
     message_id: str | None,
     correlation_id: str | None,
     message_type: str | None,
+    *,
+    user_id: str | None = None,
+    hub_logins: Collection[str] = (),
 ) -> Parked:
     """Build the stored form of a dead letter from the message as it arrived in the DLQ (pure).
+
+    The hub's own dead letters (`user_id` one of `hub_logins`) say why in their `x-hub-error-*`
+    headers and carry their sender. Any other message was dead-lettered by the broker straight
+    from a work queue (a poison message at its delivery limit): its `x-hub-*` headers are the
+    sender's and are dropped (`hub.domain.sender`), the broker's `x-death` says why, and its sender
+    is recorded as the broker vouches for it, so an operator's replay keeps it.
 
     Total: whatever the sender put in the message, the record can be stored (PostgreSQL's text
     and jsonb refuse the NUL character: it becomes U+FFFD; an id that is no UUID is kept only in
     the headers), so a dead letter never loops between its queue and a failing insert.
     """
+    headers = arrive(headers, user_id, _published_to(headers), hub_logins).headers
     clean = _storable({k: v for k, v in headers.items() if not k.startswith("x-death")})
     if message_id is not None and not _is_uuid(message_id):
         clean["x-hub-original-message-id"] = _storable(message_id)
@@ -131,58 +134,22 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-_UPSERT = """
-INSERT INTO dead_letters (message_id, connector, queue, kind, correlation_id, error_type, reason,
-    error_message, trace, body, headers, attempts, first_failed_at, last_failed_at, status_at)
-VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)
-ON CONFLICT (message_id, queue) WHERE message_id IS NOT NULL DO UPDATE SET
-    failures = dead_letters.failures + 1, last_failed_at = EXCLUDED.last_failed_at,
-    error_type = EXCLUDED.error_type, reason = EXCLUDED.reason,
-    error_message = EXCLUDED.error_message, trace = EXCLUDED.trace, headers = EXCLUDED.headers,
-    attempts = EXCLUDED.attempts, status = 'parked', status_at = EXCLUDED.status_at
-RETURNING id, failures
-"""
-
-
-def _uuid_or_none(value: str | None) -> str | None:
-    try:
-        return str(UUID(value)) if value else None
-    except ValueError:
-        return None
-
-
 async def park(pool: asyncpg.Pool, p: Parked, now: datetime) -> int:
     """Store (or count again) a dead letter and audit it; return its row id."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            _UPSERT,
-            _uuid_or_none(p.message_id),
-            p.connector,
-            p.queue,
-            p.kind,
-            p.correlation_id,
-            p.error_type,
-            p.reason,
-            p.error_message,
-            p.trace,
-            p.body,
-            p.headers,
-            p.attempts,
-            now,
-        )
-        assert row is not None
+        stored = await dead_letters_repo.upsert(conn, p, now)
         detail = {
-            "id": row["id"],
+            "id": stored.id,
             "message_id": p.message_id,
             "queue": p.queue,
             "reason": p.reason,
             "kind": p.kind,
-            "failures": row["failures"],
+            "failures": stored.failures,
         }
         await audit_repo.append(
             conn, [AuditEntry(now, "hub", "dead_letter.parked", p.correlation_id or "-", detail)]
         )
-        return int(row["id"])
+        return stored.id
 
 
 def _minimal(p: Parked, error: BaseException) -> Parked:
@@ -207,7 +174,11 @@ async def _park_or_minimal(pool: asyncpg.Pool, record: Parked, now: datetime) ->
 
 
 async def consume_dead_letter(
-    pool: asyncpg.Pool, clock: Clock, connector: Connector, message: RabbitMessage
+    pool: asyncpg.Pool,
+    clock: Clock,
+    connector: Connector,
+    message: RabbitMessage,
+    hub_logins: Collection[str],
 ) -> None:
     """Park one DLQ message; while PostgreSQL is away, back off and requeue. Never drop it.
 
@@ -216,7 +187,14 @@ async def consume_dead_letter(
     """
     raw = message.raw_message  # not FastStream's properties: it invents ids when they are absent
     record = parked_from(
-        connector, message.body, dict(message.headers), raw.message_id, raw.correlation_id, raw.type
+        connector,
+        message.body,
+        dict(message.headers),
+        raw.message_id,
+        raw.correlation_id,
+        raw.type,
+        user_id=raw.user_id,
+        hub_logins=hub_logins,
     )
     retrying = AsyncRetrying(
         wait=wait_exponential(multiplier=0.2, max=5),

@@ -57,11 +57,12 @@ class _Run:
         self.hubs_n = opts.hubs or opts.profile.hubs
         url = self.services.amqp_url.rstrip("/") + "/" + quote(self.vhost, safe="")
         base = HubSettings()
-        self.settings = base.model_copy(
-            update={"rabbit": base.rabbit.model_copy(update={"url": url})}
-        )
+        rabbit = {"url": url, "management_url": self.services.management_url}
+        self.settings = base.model_copy(update={"rabbit": base.rabbit.model_copy(update=rabbit)})
         self.world = SimWorld(self.settings)
-        self.world.units = ResilientUnits(url, list(self.settings.units), self.world.clock)
+        self.world.units = ResilientUnits(
+            url, list(self.settings.units), self.world.clock, self.world.unit_urls
+        )
         self.link = CourtLink(url)
         self.t0 = time.monotonic()
         self._infra_lock = asyncio.Lock()

@@ -4,7 +4,9 @@ On a release order: acknowledge receipt. On SETARIM's certificate (forwarded by 
 impediment, release and certify; with impediments, keep the person and certify why. Deliveries are
 deduplicated by message id; `released` counts releases per order (a second one would be a duplicated
 effect). Faults: `down` (not consuming), `slow_s`, `duplicate_receipts` (send each receipt twice,
-once as a copy and once as a new message).
+once as a copy and once as a new message), `compliance_first` (certify compliance before
+acknowledging receipt: the certificate overtakes the receipt), `headers` (sent with every answer,
+e.g. forged `x-hub-*` ones).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
 from connectors.custodial_unit.client import UnitClient
@@ -40,6 +43,8 @@ class UnitFaults:
 
     slow_s: float = 0.0
     duplicate_receipts: bool = False
+    compliance_first: bool = False
+    headers: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -47,6 +52,7 @@ class _Unit:
     client: UnitClient
     orders: dict[str, ReleaseOrderIssued] = field(default_factory=dict)
     early: dict[str, ValidationCompleted] = field(default_factory=dict)
+    unreceived: dict[str, tuple[Envelope, ReceiptAcknowledged]] = field(default_factory=dict)
 
 
 class UnitSimulator:
@@ -73,6 +79,10 @@ class UnitSimulator:
         for name, unit in self._units.items():
             await unit.client.start(functools.partial(self._on, name))
 
+    async def leave(self, unit: str) -> None:
+        """Disconnect unit `unit` alone: someone else (a test) speaks for it from now on."""
+        await self._units.pop(unit).client.stop()
+
     async def stop(self) -> None:
         """Disconnect every unit."""
         for unit in self._units.values():
@@ -96,7 +106,7 @@ class UnitSimulator:
             occurred_at=self.clock(),
             message_id=uuid5(NAMESPACE_URL, f"unit:{unit}:{key}"),
         )
-        await self._units[unit].client.answer(env)
+        await self._units[unit].client.answer(env, self.faults.headers or None)
         return env
 
     async def _on(self, unit: str, env: Envelope) -> None:
@@ -114,14 +124,21 @@ class UnitSimulator:
     async def _receive(self, unit: str, env: Envelope, order: ReleaseOrderIssued) -> None:
         u = self._units[unit]
         u.orders[order.order_number] = order
-        receipt = receipt_for(order, unit, self.clock(), OFFICIAL)
-        sent = await self._send(unit, receipt, env, f"receipt:{order.order_number}")
+        receipt = receipt_for(order, unit, self.clock(), OFFICIAL)  # received now...
+        if self.faults.compliance_first:
+            u.unreceived[order.order_number] = (env, receipt)  # ...said after the compliance
+        else:
+            await self._acknowledge(unit, env, receipt)
+        if order.order_number in u.early:
+            await self._comply(unit, env, u.early.pop(order.order_number))
+
+    async def _acknowledge(self, unit: str, env: Envelope, receipt: ReceiptAcknowledged) -> None:
+        u = self._units[unit]
+        sent = await self._send(unit, receipt, env, f"receipt:{receipt.order_number}")
         self.receipts += 1
         if self.faults.duplicate_receipts:
             await u.client.answer(sent)  # the same message again
             await u.client.answer(sent.model_copy(update={"message_id": uuid4()}))  # a new one
-        if order.order_number in u.early:
-            await self._comply(unit, env, u.early.pop(order.order_number))
 
     async def _comply(self, unit: str, env: Envelope, validation: ValidationCompleted) -> None:
         u = self._units[unit]
@@ -132,3 +149,5 @@ class UnitSimulator:
         certificate = compliance_for(order, unit, self.clock(), OFFICIAL, validation.impediments)
         await self._send(unit, certificate, env, f"compliance:{order.order_number}")
         (self.released if certificate.released else self.kept)[order.order_number] += 1
+        if (held := u.unreceived.pop(order.order_number, None)) is not None:
+            await self._acknowledge(unit, *held)

@@ -260,7 +260,9 @@ async def running(cluster: None) -> AsyncIterator[Running]:
     balancer = Balancer([PORTS["hub2"], PORTS["hub1"], PORTS["hub3"]])
     settings = _settings(await balancer.start())
     world = SimWorld(settings)
-    world.units = ResilientUnits(amqp_url("hub1"), list(settings.units), world.clock)
+    world.units = ResilientUnits(
+        amqp_url("hub1"), list(settings.units), world.clock, world.unit_urls_at(amqp_url("hub1"))
+    )
     hub = Hub(world.hub_settings(), circuit=CircuitPolicy(probe_every=timedelta(seconds=1)))
     link = CourtLink(amqp_url("hub3"), patience_s=120)
     try:

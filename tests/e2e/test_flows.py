@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from connectors.bnmp.mapping import digits
 from hub.store import audit_repo
 from tests.integration.harness import database, wait_for
 
@@ -64,15 +65,52 @@ async def test_release_with_impediments_keeps_the_person_and_refers_to_the_court
 
 
 async def test_release_on_flagrante_needs_no_warrant(e2e: E2E) -> None:
-    """A release granted at the custody hearing (flagrante, arrest date) flows without warrants."""
-    o = order(
-        5,
-        covered_warrants=(),
-        flagrante=True,
-        arrest_date=(datetime.now(UTC) - timedelta(days=1)).date(),
-    )
+    """A release granted at the custody hearing (flagrante, arrest date: S002) flows without
+    warrants: certified after a release, the person released once, no warrant anywhere."""
+    arrested = (datetime.now(UTC) - timedelta(days=1)).date()
+    o = order(5, covered_warrants=(), flagrante=True, arrest_date=arrested)
     await e2e.court_sends(o)
     await e2e.until_order(o.order_number, "certified")
+    await _notified(e2e, "custodial_unit.compliance.certified")
+    async with database(e2e.settings) as db:
+        row = await db.fetchrow(
+            "SELECT released, document->>'flagrante' AS flagrante,"
+            " document->>'arrest_date' AS arrest_date,"
+            " jsonb_array_length(document->'covered_warrants') AS covered,"
+            " (SELECT count(*) FROM audit_log WHERE action = 'order.transition' AND subject = $1"
+            "  AND detail->>'from' = 'complied_released' AND detail->>'to' = 'certified')"
+            "  AS certified_after_release,"
+            " (SELECT count(*) FROM warrants) AS warrants,"
+            " (SELECT count(*) FROM audit_log WHERE action LIKE 'warrant.%') AS warrant_audit"
+            " FROM release_orders WHERE order_number = $1",
+            o.order_number,
+        )
+    assert row is not None
+    assert dict(row) == {
+        "released": True,
+        "flagrante": "true",
+        "arrest_date": arrested.isoformat(),
+        "covered": 0,
+        "certified_after_release": 1,
+        "warrants": 0,
+        "warrant_audit": 0,
+    }
+    world = e2e.world
+    assert (world.units.released[o.order_number], world.units.kept[o.order_number]) == (1, 0)
+    assert world.stats()["units"]["released"] == 1  # nobody else was released
+    number = digits(o.order_number)
+    assert set(world.bnmp.registered) == {  # the order and its certificate; no warrant document
+        f"release_order:{number}",
+        f"release_compliance_certificate:{number}",
+    }
+    assert set(world.setarim.validations) == {o.order_number}  # validated against no warrant
+    assert world.setarim.warrants == {}
+    compliance = [
+        n["payload"]
+        for n in world.court.notifications
+        if n["kind"] == "custodial_unit.compliance.certified"
+    ]
+    assert [(c["order_number"], c["released"]) for c in compliance] == [(o.order_number, True)]
 
 
 async def test_warrant_issued_complied_revoked_and_expired(e2e: E2E) -> None:
@@ -95,7 +133,6 @@ async def test_warrant_issued_complied_revoked_and_expired(e2e: E2E) -> None:
     await e2e.until_warrant(revoked.warrant_number, "revoked")
     now = datetime.now(UTC)
     for w, status in ((complied, "CUMPRIDO"), (expired, "EXPIRADO")):
-        from connectors.bnmp.mapping import digits
         from sandbox.simulators.bnmp import Change
 
         e2e.world.bnmp.changes.append(

@@ -57,8 +57,8 @@ async def test_a_court_publishes_and_a_unit_consumes_with_amqp_tools(
     (tmp_path / "alvara.json").write_text(order.to_json())
     publish = (
         f'amqp-publish --url "{settings.rabbit.url}" -e hub.court.in -C application/json -p'
-        ' -H "x-hub-key-id: rupe-2026"'
-        ' -H "x-hub-signature: $(openssl pkeyutl -sign -inkey court.pem -rawin -in alvara.json'
+        ' -H "x-court-key-id: rupe-2026"'
+        ' -H "x-court-signature: $(openssl pkeyutl -sign -inkey court.pem -rawin -in alvara.json'
         ' | base64 -w0)" -b "$(cat alvara.json)"'
     )
     async with Hub(settings, specs=connectors.SPECS, background=False):

@@ -6,10 +6,11 @@ from collections import Counter
 from typing import Any
 
 from contracts import Envelope
+from hub.amqp.declare import declare, make_broker
 from hub.amqp.publisher import Publisher
 from hub.app import Hub
 from hub.domain.outgoing import Outgoing
-from hub.domain.topology import unit_queue
+from hub.domain.topology import build_topology, unit_queue
 from hub.errors import PublishFailed
 from hub.settings import HubSettings
 from tests.factories import UNIT, make_envelope, make_release_order
@@ -109,20 +110,49 @@ async def test_crash_between_commit_and_confirm_publishes_exactly_once_downstrea
 
 
 async def test_copies_in_one_batch_are_processed_once(settings: HubSettings) -> None:
-    """Two copies of a message arriving together (one batch) change state once."""
+    """Three copies of a message waiting together go through one batch (one transaction of three
+    jobs): the first claims the inbox key, the other two are acked as duplicates, nothing twice."""
     env = make_envelope(make_release_order())
-    async with Hub(settings, specs=[COURT], background=False) as hub:
-        async with amqp(settings) as ch:
-            for _ in range(3):
-                await send(ch, "hub.court.in", env)
+    await _declare(settings)
+    async with amqp(settings) as ch:
+        for _ in range(3):
+            await send(ch, "hub.court.in", env)
+    assert await depth_of(settings, "hub.court.in") == 3  # all there before the hub consumes
+    # A gather window long enough that the three prefetched deliveries surely share a batch.
+    gathering = settings.model_copy(
+        update={"engine": settings.engine.model_copy(update={"max_wait_ms": 500})}
+    )
+    async with Hub(gathering, specs=[COURT], background=False) as hub:
 
         async def consumed() -> bool:
             return bool(await depth_of(settings, "hub.court.in") == 0)
 
         await wait_for(consumed, what="copies consumed")
         await wait_for(lambda: _settled(settings), what="processed")
-        assert hub.engine.stats.jobs >= 3
-    assert (await _order_state(settings))[:2] == (1, 1)
+        stats = hub.engine.stats
+        assert (stats.batches, stats.jobs, stats.isolated) == (1, 3, 0)
+    assert await _order_state(settings) == (1, 1, 1)  # one transition; one message for 3 queues
+    async with database(settings) as db:
+        received = await db.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = 'message.received'"
+        )
+    assert received == 1  # the copies were never decided
+    async with amqp(settings) as ch:
+        for queue in ("hub.bnmp.out", "hub.setarim.out", unit_queue(UNIT)):
+            assert len(await drain(ch, queue)) == 1, queue
+
+
+async def _declare(settings: HubSettings) -> None:
+    """Declare the hub's queues as the hub does, without consuming them."""
+    broker = make_broker(settings.rabbit)
+    await broker.connect()
+    try:
+        topology = build_topology(
+            settings.units, settings.retry.ladder_s, settings.rabbit.delivery_limit
+        )
+        await declare(broker, topology)
+    finally:
+        await broker.stop()
 
 
 async def depth_of(settings: HubSettings, queue: str) -> int:

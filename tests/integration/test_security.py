@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -35,7 +36,7 @@ from contracts import Envelope, ReceiptAcknowledged, Source
 from hub.amqp.declare import declare, make_broker
 from hub.app import Hub
 from hub.domain.grants import Grant, grants, user_definitions
-from hub.domain.topology import build_topology, in_queue, unit_queue
+from hub.domain.topology import build_topology, in_queue, unit_exchange, unit_queue
 from hub.settings import HubSettings, SecuritySettings
 from tests.conftest import AMQP_URL, MGMT_URL, _mgmt
 from tests.factories import OFFICIAL, make_envelope, make_receipt, make_release_order
@@ -395,3 +396,65 @@ async def _users_sh(definitions: Path, passwords: dict[str, str]) -> str:
     out, _ = await proc.communicate()
     assert proc.returncode == 0, out.decode()
     return out.decode()
+
+
+async def _amqp_publish(url: str, exchange: str, body: bytes) -> int:
+    """Debian's `amqp-publish`, which cannot set user_id: its exit status."""
+    if shutil.which("amqp-publish") is None:
+        message = "amqp-tools missing (run `bash deploy/tools.sh`)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    proc = await asyncio.create_subprocess_exec(
+        "amqp-publish",
+        "--url",
+        url,
+        "-e",
+        exchange,
+        "-C",
+        "application/json",
+        "-p",
+        "-b",
+        body.decode(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode is not None
+    return proc.returncode
+
+
+async def test_a_unit_with_amqp_publish_alone_is_known_by_its_own_exchange(
+    users: Users, settings: HubSettings
+) -> None:
+    """Identity required, no user_id: a receipt published with `amqp-publish` to the unit's own
+    exchange moves the order; the same unit cannot publish into another unit's exchange."""
+    s = settings.model_copy(
+        update={
+            "security": users.security,
+            "rabbit": settings.rabbit.model_copy(update={"url": users.url("hub")}),
+        }
+    )
+    order = make_envelope(make_release_order(custodial_unit=A), message_id=uuid.uuid4())
+    number = order.correlation_id
+    async with Hub(s, specs=SPECS, background=False):
+        async with _channel(users.url("court-rupe")) as ch:
+            await send(ch, COURT_IN, order, headers=SIGNER.headers(order.to_bytes()))
+
+        async def dispatched() -> bool:
+            async with database(settings) as db:
+                return bool(await db.fetchval("SELECT state FROM release_orders") == "dispatched")
+
+        await wait_for(dispatched, what="the order dispatched")
+        body = _receipt(A, number).to_bytes()
+        assert await _amqp_publish(users.unit(A), unit_exchange(B), body) != 0  # refused
+        assert await _amqp_publish(users.unit(A), unit_exchange(A), body) == 0
+
+        async def received() -> bool:
+            async with database(settings) as db:
+                state = await db.fetchval("SELECT state FROM release_orders")
+            return bool(state == "received")
+
+        await wait_for(received, what="the receipt through the unit's own exchange applied")
+        async with database(settings) as db:
+            assert await db.fetchval("SELECT count(*) FROM dead_letters") == 0

@@ -102,9 +102,15 @@ async def test_connectors_show_activity_and_probe_results(settings: HubSettings)
         view = (await r.client.get("/api/connectors", headers=VIEWER)).json()
     by_name = {c["name"]: c for c in view}
     assert set(by_name) == {"court", "setarim", "custodial_unit", "bnmp"}
-    assert by_name["bnmp"]["processed_1h"] >= 1
+    # One order: consumed once from hub.court.in, delivered once from hub.bnmp.out; nothing else.
+    processed = {name: c["processed_1h"] for name, c in by_name.items()}
+    assert processed == {"court": 1, "bnmp": 1, "setarim": 0, "custodial_unit": 0}
+    for name, c in by_name.items():
+        assert (c["dead_lettered_1h"], c["parked"], c["deferred"]) == (0, 0, 0), name
+        assert c["error_rate_1h"] == 0.0, name
     assert by_name["bnmp"]["last_success"] is not None
-    assert by_name["bnmp"]["error_rate_1h"] == 0.0
+    assert by_name["court"]["last_success"] is not None
+    assert by_name["setarim"]["last_success"] is None
     assert by_name["bnmp"]["probe"]["ok"] is True
     assert by_name["court"]["probe"]["ok"] is False
     assert "refused the connection" in by_name["court"]["probe"]["error"]

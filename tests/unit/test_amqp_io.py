@@ -1,10 +1,17 @@
-"""Writes of one loop turn reach the socket as one write, in order; close and size flush first."""
+"""Writes of one loop turn reach the socket as one write, in order; close and size flush first;
+only a `CoalescingConnection` opens its socket with the coalescing factory."""
 
 from __future__ import annotations
 
 import asyncio
 
-from hub.amqp.coalesce import CoalescingTransport
+from yarl import URL
+
+from hub.amqp.coalesce import (
+    CoalescingConnection,
+    CoalescingTCPTransportFactory,
+    CoalescingTransport,
+)
 
 
 class _Inner(asyncio.WriteTransport):
@@ -68,3 +75,11 @@ async def test_abort_drops_what_is_pending() -> None:
     t.abort()
     await _turn()
     assert inner.writes == []
+
+
+async def test_a_coalescing_connection_gives_aiormq_its_factory_over_tcp_only() -> None:
+    """aio-pika hands a connection's `kwargs` to `aiormq.connect` at each (re)connection."""
+    tcp = CoalescingConnection(URL("amqp://guest:guest@127.0.0.1:5672/"))
+    assert isinstance(tcp.kwargs["transport_factory"], CoalescingTCPTransportFactory)
+    tls = CoalescingConnection(URL("amqps://guest:guest@127.0.0.1:5671/"))
+    assert "transport_factory" not in tls.kwargs  # aiormq keeps its TLS factory

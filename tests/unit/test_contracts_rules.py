@@ -335,35 +335,76 @@ VALID_VARIANTS: list[Any] = [
     pytest.param(
         make_release_order,
         {"covered_warrants": (), "flagrante": True, "arrest_date": date(2024, 2, 29)},
+        {"covered_warrants": (), "flagrante": True, "arrest_date": date(2024, 2, 29)},
         id="flagrante-release-with-arrest-date",
     ),
     pytest.param(
         make_release_order,
+        {"arrest_date": "2024-03-01"},
+        {"arrest_date": date(2024, 3, 1), "flagrante": False},
+        id="arrest-on-issue-day",
+    ),
+    pytest.param(
+        make_release_order,
+        {"contingency": True, "outage_started_at": "2024-03-01T08:59:00-03:00"},
         {"contingency": True, "outage_started_at": T0 - timedelta(minutes=61)},
         id="contingency-after-61-minutes",
     ),
     pytest.param(
-        make_release_order, {"order_type": "ordem_desinternacao"}, id="ordem-de-desinternacao"
-    ),
-    pytest.param(
-        make_warrant, {"species": WarrantSpecies.TEMPORARY, "term_days": 5}, id="temporary-term"
+        make_release_order,
+        {"order_type": "ordem_desinternacao"},
+        {"order_type": "ordem_desinternacao"},
+        id="ordem-de-desinternacao",
     ),
     pytest.param(
         make_warrant,
+        {"species": "temporary", "term_days": 5},
+        {"species": WarrantSpecies.TEMPORARY, "term_days": 5, "measure_end": None},
+        id="temporary-term",
+    ),
+    pytest.param(
+        make_warrant,
+        {"species": WarrantSpecies.ELECTRONIC_MONITORING, "measure_end": "2024-09-01"},
         {"species": WarrantSpecies.ELECTRONIC_MONITORING, "measure_end": date(2024, 9, 1)},
         id="monitoring-with-end",
     ),
-    pytest.param(make_warrant, {"bail_amount": Decimal("1412.00")}, id="bail"),
-    pytest.param(make_warrant, {"valid_until": date(2024, 1, 31)}, id="valid-only-on-issue-day"),
-    pytest.param(make_compliance, {"released": False}, id="not-released-with-reason"),
-    pytest.param(make_alert, {"raised_at": T0 + timedelta(hours=21, minutes=36)}, id="alert-at-90"),
+    pytest.param(
+        make_warrant,
+        {"bail_amount": "1412.00"},
+        {"bail_amount": Decimal("1412.00")},
+        id="bail",
+    ),
+    pytest.param(
+        make_warrant,
+        {"valid_until": date(2024, 1, 31)},
+        {"valid_until": date(2024, 1, 31), "issued_at": T0 - timedelta(days=30)},
+        id="valid-only-on-issue-day",
+    ),
+    pytest.param(
+        make_compliance,
+        {"released": False},
+        {"released": False, "released_at": None, "not_released_reason": "preso por outro processo"},
+        id="not-released-with-reason",
+    ),
+    pytest.param(
+        make_alert,
+        {"raised_at": T0 + timedelta(hours=21, minutes=36)},
+        {"raised_at": T0 + timedelta(hours=21, minutes=36), "threshold_pct": 90},
+        id="alert-at-90",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("factory", "overrides"), VALID_VARIANTS)
-def test_valid_variants_pass(factory: Callable[..., object], overrides: dict[str, Any]) -> None:
-    """Documents at the edge of each rule are accepted."""
-    assert factory(**overrides) is not None
+@pytest.mark.parametrize(("factory", "overrides", "parsed"), VALID_VARIANTS)
+def test_valid_variants_pass(
+    factory: Callable[..., object], overrides: dict[str, Any], parsed: dict[str, Any]
+) -> None:
+    """Documents at the edge of each rule are accepted, with the values the variant is about
+    parsed to their types (dates, enums, decimals, aware datetimes)."""
+    document = factory(**overrides)
+    got = {name: getattr(document, name) for name in parsed}
+    assert got == parsed
+    assert {n: type(v) for n, v in got.items()} == {n: type(v) for n, v in parsed.items()}
 
 
 def test_contracts_are_frozen() -> None:

@@ -31,7 +31,9 @@ def test_fields_are_storable(
     body: bytes, headers: dict[str, object], message_id: str | None, field: str, expected: object
 ) -> None:
     """Each field is the sender's value, made storable."""
-    p = parked_from("court", body, headers, message_id, None, None)
+    p = parked_from(
+        "court", body, headers, message_id, None, None, user_id="hub", hub_logins={"hub"}
+    )
     assert getattr(p, field) == expected
 
 
@@ -45,3 +47,55 @@ def test_headers_keep_everything_but_nul() -> None:
         "x-hub-original-message-id": "id\ufffd",
     }
     assert NUL not in json.dumps(p.headers, ensure_ascii=False)
+
+
+FORGED = {
+    "x-hub-error-reason": "operator_approved",
+    "x-hub-error-type": "Nothing",
+    "x-hub-failed-queue": "hub.bnmp.out",
+    "x-hub-attempt": 9,
+    "X-Hub-Sender-Login": "hub",
+}
+DEATH = {
+    "x-first-death-reason": "delivery_limit",
+    "x-first-death-queue": "hub.custodial_unit.in",
+    "x-death": [{"exchange": "hub.custodial_unit.mg.a.in", "queue": "hub.custodial_unit.in"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("user_id", "reason", "queue", "attempts", "sender"),
+    [
+        # a unit's poison message, dead-lettered by the broker: its x-hub-* headers are forged
+        (None, "broker_delivery_limit", "hub.custodial_unit.in", 0, {}),
+        (
+            "unit-mg.a",
+            "broker_delivery_limit",
+            "hub.custodial_unit.in",
+            0,
+            {"x-hub-sender-login": "unit-mg.a"},
+        ),
+        # the same headers on a dead letter the hub published are the hub's, and believed
+        ("hub", "operator_approved", "hub.bnmp.out", 9, None),
+    ],
+    ids=["anonymous", "unit_login", "hub"],
+)
+def test_a_senders_hub_headers_earn_no_trust(
+    user_id: str | None, reason: str, queue: str, attempts: int, sender: dict[str, str] | None
+) -> None:
+    """Only the hub's own dead letters are believed about why and where they failed; a message
+    the broker dead-lettered records its sender as the broker vouched for it."""
+    p = parked_from(
+        "custodial_unit",
+        b"{}",
+        FORGED | DEATH,
+        None,
+        None,
+        None,
+        user_id=user_id,
+        hub_logins={"hub"},
+    )
+    assert (p.reason, p.queue, p.attempts) == (reason, queue, attempts)
+    if sender is not None:
+        expected = sender | {"x-hub-sender-exchange": "hub.custodial_unit.mg.a.in"}
+        assert {k: v for k, v in p.headers.items() if k.lower().startswith("x-hub-")} == expected

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from hub.ops.search import DeadLetterFilter, where
+from hub.ops.search import DeadLetterFilter
+from hub.store.ops_letters import where
 
 T = datetime(2024, 3, 1, tzinfo=UTC)
 

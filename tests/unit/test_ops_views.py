@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,20 +16,23 @@ BODY = make_envelope(make_release_order()).to_bytes()
 def test_a_body_is_masked_below_admin() -> None:
     """Names and the CPF are masked; identifiers of the order stay readable."""
     shown = present_body(BODY, unmasked=False)
-    text = str(shown["content"])
-    assert shown["masked"]
-    assert shown["format"] == "json"
+    text = str(shown.content)
+    assert shown.masked
+    assert shown.format == "json"
     assert CPF not in text
     assert "Fulano" not in text
     assert "Beltrana" not in text
-    assert shown["content"]["payload"]["order_number"] == make_release_order().order_number
+    assert isinstance(shown.content, dict)
+    assert isinstance(payload := shown.content["payload"], dict)
+    assert payload["order_number"] == make_release_order().order_number
 
 
 def test_an_admin_sees_the_body_as_it_is() -> None:
     """Unmasked, the body is the original document."""
     shown = present_body(BODY, unmasked=True)
-    assert not shown["masked"]
-    assert shown["content"]["payload"]["person"]["cpf"] == CPF
+    assert not shown.masked
+    assert shown.content == json.loads(BODY)
+    assert CPF in str(shown.content)
 
 
 @pytest.mark.parametrize(
@@ -45,7 +49,7 @@ def test_bodies_that_are_not_objects(
 ) -> None:
     """Text that is not JSON is hidden below admin; bytes that are not text come as base64."""
     shown = present_body(body, unmasked=unmasked)
-    assert (shown["format"], shown["content"], shown["size"]) == (fmt, content, len(body))
+    assert (shown.format, shown.content, shown.size) == (fmt, content, len(body))
 
 
 @pytest.mark.parametrize(
@@ -65,19 +69,19 @@ def test_distribution_buckets_and_percentiles() -> None:
     """Durations fall in hour buckets; the 90th percentile is a real observation."""
     hours = [0.5, 1.5, 3, 3, 5, 10, 20, 30, 30, 47]
     d = distribution(h * 3600 for h in hours)
-    counts = {b["label"]: b["count"] for b in d["buckets"]}
+    counts = {b.label: b.count for b in d.buckets}
     assert counts == {
         "0–1 h": 1, "1–2 h": 1, "2–4 h": 2, "4–8 h": 1, "8–12 h": 1, "12–24 h": 1, "≥ 24 h": 3,
     }  # fmt: skip
-    assert (d["count"], d["p50_h"], d["p90_h"], d["max_h"]) == (10, 5, 30, 47)
+    assert (d.count, d.p50_h, d.p90_h, d.max_h) == (10, 5, 30, 47)
 
 
 def test_an_empty_distribution() -> None:
     """No complied order yet: zero counts and no percentiles."""
     d = distribution([])
-    assert d["count"] == 0
-    assert d["p50_h"] is None
-    assert sum(b["count"] for b in d["buckets"]) == 0
+    assert d.count == 0
+    assert d.p50_h is None
+    assert sum(b.count for b in d.buckets) == 0
 
 
 def test_timeline_events_are_labelled_and_merged_in_time_order() -> None:
@@ -89,7 +93,7 @@ def test_timeline_events_are_labelled_and_merged_in_time_order() -> None:
         t0, "court:RUPE", "message.received", {"kind": "court.release_order.issued"}
     )
     events = sorted_timeline([later], [first])
-    assert [e["label"] for e in events] == [
+    assert [e.label for e in events] == [
         "received court.release_order.issued",
         "dispatched → received",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
@@ -18,7 +19,10 @@ from connectors.court.signing import (
     trusted_keys,
 )
 from contracts import ContractError, Envelope
-from hub.connector import Inbound
+from hub.clock import utc_now
+from hub.connector import Inbound, Resources
+from hub.domain.outgoing import Outgoing
+from hub.domain.sender import NOBODY
 from hub.settings import CourtKey, HubSettings, SecuritySettings
 from tests.factories import make_envelope, make_release_order
 
@@ -29,8 +33,18 @@ ENV = make_envelope(make_release_order())
 BODY = ENV.to_bytes()
 
 
+class _NoPublishing:
+    async def publish(self, message: Outgoing) -> None:
+        raise AssertionError("a verifier publishes nothing")
+
+
+def _resources(security: SecuritySettings) -> Resources:
+    """What the hub lends a verifier; it reads only the settings."""
+    return Resources(HubSettings(security=security), httpx.AsyncClient(), _NoPublishing(), utc_now)
+
+
 def _inbound(headers: Mapping[str, Any], body: bytes = BODY, env: Envelope = ENV) -> Inbound:
-    return Inbound(env, body, headers, None)
+    return Inbound(env, body, headers, NOBODY)
 
 
 def _refused(inbound: Inbound, *, required: bool = True) -> str:
@@ -139,7 +153,7 @@ def test_production_defaults_require_signatures_and_unit_identity() -> None:
 def test_the_court_connector_verifies_with_the_settings_keys() -> None:
     """The court spec's verify trusts the keys of `settings.security`, and nothing else."""
     security = SecuritySettings(court_keys={RUPE.key_id: RUPE.court_key()})
-    verify = make_verify({"settings": HubSettings(security=security)})
+    verify = make_verify(_resources(security))
     verify(_inbound(RUPE.headers(BODY)))
     with pytest.raises(ContractError, match="unknown key"):
         verify(_inbound(SAJ.headers(BODY)))

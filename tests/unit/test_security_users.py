@@ -23,6 +23,7 @@ RESOURCES = frozenset(
     | set(AMQ)
     | {
         "hub.custodial_unit.mgXa.out",
+        "hub.custodial_unit.mgXa.in",
         "xhub.custodial_unit.mg.a.out",
         "hub.custodial_unit.mg.a.out.copy",
         "hub.court.in.evil",
@@ -64,8 +65,18 @@ def test_there_is_one_user_per_party() -> None:
         ("court-pje", set(), {"hub.court.in"}, set()),
         ("setarim", set(), {"hub.setarim.in"}, set()),
         ("bnmp", set(), {"hub.bnmp.in"}, set()),
-        ("unit-mg.a", set(), {"hub.custodial_unit.in"}, {"hub.custodial_unit.mg.a.out"}),
-        ("unit-mg.ab", set(), {"hub.custodial_unit.in"}, {"hub.custodial_unit.mg.ab.out"}),
+        (
+            "unit-mg.a",
+            set(),
+            {"hub.custodial_unit.in", "hub.custodial_unit.mg.a.in"},
+            {"hub.custodial_unit.mg.a.out"},
+        ),
+        (
+            "unit-mg.ab",
+            set(),
+            {"hub.custodial_unit.in", "hub.custodial_unit.mg.ab.in"},
+            {"hub.custodial_unit.mg.ab.out"},
+        ),
         ("ops", set(), set(), set()),
     ],
 )

@@ -1,13 +1,16 @@
 """The hub's decisions, pure: given a message and the rows it touches, what changes, what is sent.
 
 `decide(env, view, now, directory)` never does I/O. The engine loads the rows named by
-`keys_for(env)`, calls it, and writes the `Outcome`. Each payload type has one small decision
-function in `_DECIDERS`.
+`keys_for(env)`, calls it, and writes the `Outcome`. Each payload type has one small decision,
+found by its type in `_DECIDERS`: about release orders in `release_order`, warrants in `warrant`,
+deadline alerts in `alerts`; BNMP's answer to a registration goes to one or the other by the
+document registered.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Final
 
 from contracts import Envelope, IllegalTransition
 from contracts.bnmp import (
@@ -20,8 +23,16 @@ from contracts.court import ReleaseOrderIssued, WarrantIssued, WarrantRevoked
 from contracts.errors import ContractError
 from contracts.hub_events import DeadlineAlert
 from hub.domain.audit import AuditEntry
-from hub.domain.decide.common import HUB_SOURCE, RELEASE_DOCS, Directory, Outcome, View
-from hub.domain.decide.deciders import DECIDERS
+from hub.domain.decide import alerts, release_order, warrant
+from hub.domain.decide.common import (
+    HUB_SOURCE,
+    RELEASE_DOCS,
+    BnmpResult,
+    Decider,
+    Directory,
+    Outcome,
+    View,
+)
 from hub.errors import OutOfOrder
 
 __all__ = ["HUB_SOURCE", "Directory", "Outcome", "View", "decide", "keys_for", "reads_outages"]
@@ -45,6 +56,33 @@ def keys_for(env: Envelope) -> tuple[set[str], set[str]]:
     return {env.correlation_id}, set()
 
 
+def _registration(env: Envelope, p: BnmpResult, view: View, now: datetime, d: Directory) -> Outcome:
+    """BNMP's answer to a registration, for the release order or the warrant it concerns."""
+    if p.document_type in RELEASE_DOCS:
+        return release_order.registration(env, p, view, now, d)
+    return warrant.registration(env, p, view, now, d)
+
+
+# Not annotated: mypy then checks that `_registration` takes both payload types.
+_BNMP: Final = (
+    Decider(BnmpRegistrationCompleted, _registration),
+    Decider(BnmpRegistrationRejected, _registration),
+)
+
+
+def _by_type(*deciders: Decider[Any]) -> dict[type, Decider[Any]]:
+    """The deciders by payload type; one type decided twice is a mistake, refused at import."""
+    table: dict[type, Decider[Any]] = {}
+    for r in deciders:
+        if r.payload in table:
+            raise ValueError(f"{r.payload.__name__} has two deciders")
+        table[r.payload] = r
+    return table
+
+
+_DECIDERS: Final = _by_type(*release_order.DECIDERS, *warrant.DECIDERS, *alerts.DECIDERS, *_BNMP)
+
+
 def reads_outages(env: Envelope) -> bool:
     """Whether a decision on `env` reads BNMP's outages (the contingency rule, S003 art.12 §2)."""
     return isinstance(env.payload, ReleaseOrderIssued)
@@ -52,7 +90,7 @@ def reads_outages(env: Envelope) -> bool:
 
 def decide(env: Envelope, view: View, now: datetime, directory: Directory) -> Outcome:
     """What `env` changes, given `view`; raises `ContractError`/`HubError` when it cannot apply."""
-    decider = DECIDERS.get(type(env.payload))
+    decider = _DECIDERS.get(type(env.payload))
     if decider is None:
         raise ContractError(
             f"{env.kind} is not accepted from outside the hub", reason="hub_only_kind"

@@ -1,20 +1,23 @@
 """What a decision produces and reads, pure: the `Outcome`, the `View` of rows, the `Directory`,
-and the helpers every decider shares (routing a message out, audit entries, deadline changes)."""
+the `Decider` that pairs a payload type with its decision, and the helpers every decision shares
+(routing a message out, audit entries, deadline changes)."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from contracts import Envelope, Source
 from contracts.bnmp import (
     BnmpDocumentType,
+    BnmpRegistrationCompleted,
+    BnmpRegistrationRejected,
 )
 from contracts.court import CONTINGENCY_OUTAGE
 from contracts.deadlines import DeadlinePolicy, deadlines_started_by, satisfied_by
@@ -31,6 +34,8 @@ from hub.domain.rows import DeadlineRow, OrderRow, WarrantRow
 __all__ = [
     "HUB_SOURCE",
     "RELEASE_DOCS",
+    "BnmpResult",
+    "Decider",
     "Directory",
     "Outcome",
     "View",
@@ -38,12 +43,17 @@ __all__ = [
     "forward_id",
     "hub_event",
     "order_row",
+    "registered_id",
     "sends",
     "step_order",
     "transition_audit",
 ]
 
 HUB_SOURCE: Final = Source(connector="hub", system="hub")
+
+P = TypeVar("P")
+# BNMP's answer to a registration the hub asked for, accepted or refused.
+BnmpResult = BnmpRegistrationCompleted | BnmpRegistrationRejected
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,27 @@ RELEASE_DOCS: Final = (
     BnmpDocumentType.RELEASE_ORDER,
     BnmpDocumentType.RELEASE_COMPLIANCE_CERTIFICATE,
 )
+
+
+@dataclass(frozen=True)
+class Decider(Generic[P]):
+    """The decision on one payload type. mypy checks that `decide` takes the type `payload` names
+    when a `Decider` is built without a type annotation (`Decider[Any]` would accept any pair)."""
+
+    payload: type[P]
+    decide: Callable[[Envelope, P, View, datetime, Directory], Outcome]
+
+    def __call__(self, env: Envelope, view: View, now: datetime, d: Directory) -> Outcome:
+        """Decide on `env`, whose payload is of type `payload` (`TypeError` if it is not)."""
+        p = env.payload
+        if not isinstance(p, self.payload):
+            raise TypeError(f"{self.payload.__name__} expected, not {type(p).__name__}")
+        return self.decide(env, p, view, now, d)
+
+
+def registered_id(p: BnmpResult) -> str | None:
+    """The id BNMP gave the document it registered; None when it refused it."""
+    return p.bnmp_id if isinstance(p, BnmpRegistrationCompleted) else None
 
 
 def forward_id(env: Envelope) -> UUID:
