@@ -26,7 +26,7 @@ from connectors import court, custodial_unit
 from connectors.court.signing import CourtSigner
 from contracts import ContractError, check_cpf, format_cnj, parse_envelope
 from hub.app import Hub
-from hub.domain.topology import in_queue
+from hub.domain.topology import in_queue, unit_exchange
 from hub.settings import HubSettings, SecuritySettings
 from tests.factories import UNIT, make_envelope, make_receipt, make_release_order
 
@@ -309,12 +309,12 @@ def interleave(bad: list[Example], good: list[Example]) -> list[Example]:
 
 
 async def _publish(
-    settings: HubSettings, queue: str, messages: list[Example]
+    settings: HubSettings, exchange_name: str, messages: list[Example]
 ) -> dict[str, Example]:
-    """Publish every message to the fanout exchange `queue`; return them by AMQP message id."""
+    """Publish every message to the fanout exchange `exchange`; return them by AMQP message id."""
     sent = {}
     async with amqp(settings) as ch:
-        exchange = await ch.get_exchange(queue)
+        exchange = await ch.get_exchange(exchange_name)
         for m in messages:
             mid = str(uuid.uuid4())
             sent[mid] = m
@@ -364,9 +364,9 @@ async def test_garbage_from_courts_and_units_is_dead_lettered_and_the_rest_flows
 ) -> None:
     """Every fuzzed message is parked with a reason (a document changed after signing: always
     bad_signature); the consumers keep running; the good orders and receipts among them flow."""
-    security = SecuritySettings(
-        court_keys={SIGNER.key_id: SIGNER.court_key()}, require_unit_identity=False
-    )
+    # Production's checks: signatures and unit identity required. The unit's messages go through
+    # its own exchange, which names it (`hub.domain.sender`).
+    security = SecuritySettings(court_keys={SIGNER.key_id: SIGNER.court_key()})
     s = settings.model_copy(update={"security": security})
     orders, receipts = [good_order(i) for i in range(4)], [good_receipt(i) for i in range(4)]
     numbers = {f"{_process(i)}.0002" for i in range(4)}
@@ -375,7 +375,7 @@ async def test_garbage_from_courts_and_units_is_dead_lettered_and_the_rest_flows
         court_parked = await _all_settled(
             s, sent_court, lambda rows: {r["order_number"] for r in rows} == numbers
         )
-        sent = await _publish(s, UNIT_IN, interleave(unit_garbage(), receipts))
+        sent = await _publish(s, unit_exchange(UNIT), interleave(unit_garbage(), receipts))
         unit_parked = await _all_settled(
             s, sent, lambda rows: {r["state"] for r in rows} == {"received"}
         )
