@@ -25,7 +25,7 @@ RATIOS: tuple[tuple[str, str, str], ...] = (
     ("backlog drain / hub-hop", "backlog", "hub-hop"),
     ("outage drain / hub-hop", "outage", "hub-hop"),
 )
-# What a good design reaches on 2 cores (issue 7, part 2).
+# What a good design reaches on 2 cores (the targets in bench/README.md).
 TARGETS = {
     "hub-hop / baseline": ">= 1.0",
     "backlog drain / hub-hop": ">= 0.8",

@@ -57,7 +57,7 @@ def _no_mojibake(value: str) -> str:
 
 # Free text: non-blank, bounded.
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000), AfterValidator(_not_blank)]
-# A person's name: non-blank, bounded, and not mojibake (domain.md 7.16).
+# A person's name: non-blank, bounded, and not mojibake (S001 art.376: safe identification).
 PersonName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200),
@@ -113,7 +113,7 @@ def require_not_after(
 
 
 def require_process_prefix(number: str, process_number: str, what: str) -> None:
-    """Raise when a warrant/document number does not start with its process number (7.8)."""
+    """Raise when a warrant/document number does not start with its process number (S004 10.4)."""
     if warrant_process(number) != process_number:
         raise ContractError(
             f"{what} {number} does not belong to process {process_number} "
@@ -123,7 +123,7 @@ def require_process_prefix(number: str, process_number: str, what: str) -> None:
 
 
 def require_year_not_after(process_number: str, moment: datetime, what: str) -> None:
-    """Raise when the filing year of a CNJ number is later than the document's date (7.2)."""
+    """Raise when the filing year of a CNJ number is later than the document's date (R65)."""
     year = int(process_number[11:15])
     if year > moment.year:
         raise ContractError(

@@ -82,7 +82,7 @@ class ReleaseOrderIssued(PayloadModel):
         if not self.covered_warrants and not self.flagrante:
             raise _invalid(
                 "a release order needs at least one covered warrant, or the flagrante flag with "
-                "the arrest date (domain.md 7.5)",
+                "the arrest date (S002 §3)",
                 "no_release_basis",
             )
         if len(set(self.covered_warrants)) != len(self.covered_warrants):
@@ -155,7 +155,7 @@ class WarrantIssued(PayloadModel):
 
     @property
     def min_secrecy(self) -> Secrecy:
-        """Return the warrant's own secrecy: a secret warrant never travels as public (7.15)."""
+        """The warrant's own secrecy: a secret warrant never travels as public (R417 art.34)."""
         return self.secrecy
 
     def expired_on(self, day: date) -> bool:
@@ -171,7 +171,9 @@ class WarrantIssued(PayloadModel):
     @model_validator(mode="after")
     def _check_dates(self) -> WarrantIssued:
         issued_on = self.issued_at.date()
-        require_not_after(issued_on, self.valid_until, "valid_until is before the issue date (7.7)")
+        require_not_after(
+            issued_on, self.valid_until, "valid_until is before the issue date (R417 art.11)"
+        )
         require_not_after(
             self.issued_at, self.signed_at, "signed_at is before issued_at: sign after issuing"
         )
@@ -184,7 +186,9 @@ class WarrantIssued(PayloadModel):
     @model_validator(mode="after")
     def _check_species(self) -> WarrantIssued:
         if self.species is WarrantSpecies.TEMPORARY and self.term_days is None:
-            raise _invalid("a temporary-arrest warrant needs term_days (7.7)", "missing_term")
+            raise _invalid(
+                "a temporary-arrest warrant needs term_days (R417 art.11)", "missing_term"
+            )
         if self.species.needs_measure_end and self.measure_end is None:
             raise _invalid(
                 f"a {self.species} warrant needs measure_end: open-ended measures are forbidden "

@@ -67,7 +67,7 @@ class ComplianceCertified(PayloadModel):
         else:
             if self.not_released_reason is None:
                 raise ContractError(
-                    "not released needs not_released_reason (7.11)", reason="outcome"
+                    "not released needs not_released_reason (S001 art.374 §1)", reason="outcome"
                 )
             if self.released_at is not None:
                 raise ContractError("not released contradicts released_at", reason="outcome")

@@ -1,7 +1,7 @@
 """The envelope every message travels in, and the one parser that turns bytes into it.
 
 Modelled on the PDPJ RabbitMQ event envelope (uuid, eventName, sigiloDoEvento, payloadType,
-payload; domain.md section 8): a message id, the kind and its schema version, when it happened,
+payload): a message id, the kind and its schema version, when it happened,
 which order or warrant it belongs to, what caused it, who sent it, how secret it is, and the
 payload, a discriminated union on `kind`.
 """

@@ -1,6 +1,7 @@
 """Typed identifiers with real validation: CNJ process numbers, CPF, RJI, warrant and unit ids.
 
-Rules come from domain.md section 5; the malformed inputs they reject are those of section 7.
+CNJ numbers follow R65 (NNNNNNN-DD.AAAA.J.TR.OOOO, MOD 97-10), warrant numbers S004 10.4 (the
+process number and a 4-digit sequence), CPF its public check digits (R417 art.4).
 Each check returns the canonical form (masked CNJ, 11-digit CPF and RJI) or raises `ContractError`
 with a message that says what is wrong. Only ASCII digits count as digits.
 """
@@ -238,7 +239,8 @@ def check_cpf(s: str) -> str:
 def check_rji(s: str) -> str:
     """Validate the shape of an RJI (AANNNNNNN-DV, dash optional) and return its 11 digits.
 
-    The RJI check-digit algorithm is not public (domain.md 5.4), so only the shape is checked.
+    The RJI check-digit algorithm is not public (R417 art.4 names the RJI), so only the shape is
+    checked.
     """
     match = _RJI.fullmatch(s)
     if match is None:

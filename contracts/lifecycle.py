@@ -1,4 +1,4 @@
-"""Pure lifecycle state machines of the release order and the warrant (domain.md section 3).
+"""Pure lifecycle state machines of the release order and the warrant (S000 art.4, S002, R417).
 
 `transition_release(state, payload)` and `transition_warrant(state, payload)` return the next
 state or raise `IllegalTransition`. `state=None` means the hub knows nothing of the subject yet.
@@ -125,7 +125,7 @@ _RELEASE_WHY: dict[tuple[_R | None, _E], tuple[str, str]] = {
     **{(s, _E.ISSUED): (_DUPLICATE, "the order was already issued") for s in ReleaseOrderState},
     # A complied order was received first (only READY states lead to compliance): a receipt now is
     # a late copy. A receipt *timestamped* after the compliance is the impossible timeline of 7.12,
-    # which the hub checks on the times (`hub.domain.decide.deciders`), not on arrival order.
+    # which the hub checks on the times (`hub.domain.decide.release_order`), not on arrival order.
     **{
         (s, _E.RECEIVED): (_DUPLICATE, "the unit already acknowledged receipt")
         for s in (_R.RECEIVED, _R.READY, _R.READY_IMPEDED, *_COMPLIED, _R.CERTIFIED)
@@ -149,10 +149,10 @@ _RELEASE_WHY: dict[tuple[_R | None, _E], tuple[str, str]] = {
     },
     (_R.READY_IMPEDED, _E.RELEASED): (
         "released_with_impediments",
-        "SETARIM listed impediments: the person may not be released (7.11)",
+        "SETARIM listed impediments: the person may not be released (S000 art.4 §1)",
     ),
     **{
-        (s, e): (_DUPLICATE, "the order was already complied with (7.12)")
+        (s, e): (_DUPLICATE, "the order was already complied with")
         for s in (*_COMPLIED, _R.CERTIFIED)
         for e in (_E.RELEASED, _E.NOT_RELEASED)
     },
@@ -244,11 +244,11 @@ _WARRANT_WHY: dict[tuple[_W, _V], tuple[str, str]] = {
     (_W.EXPIRED, _V.EXPIRED): (_DUPLICATE, "the warrant already expired"),
     (_W.COMPLIED, _V.COUNTER_WARRANT): (
         "release_order_needed",
-        "the warrant was complied with: a release order is needed, not a counter-warrant (7.6)",
+        "the warrant was complied with: a release order is needed, not a counter-warrant (S002)",
     ),
     (_W.PENDING, _V.RELEASE_ORDER): (
         "counter_warrant_needed",
-        "the warrant is pending: a counter-warrant is needed, not a release order (7.5)",
+        "the warrant is pending: a counter-warrant is needed, not a release order (S002)",
     ),
     (_W.COMPLIED, _V.EXPIRED): ("illegal_transition", "a complied warrant does not expire"),
     **{
@@ -330,7 +330,7 @@ _BASIS_PROBLEMS = {
 
 
 def check_release_basis(order: ReleaseOrderIssued, known: Mapping[str, WarrantState]) -> None:
-    """Raise `ContractError` when the order covers a known warrant that is not complied (7.5).
+    """Raise `ContractError` when the order covers a known warrant that is not complied (S002).
 
     Warrants the hub does not know are accepted: BNMP is the source of truth for them.
     """

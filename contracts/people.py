@@ -14,7 +14,7 @@ __all__ = ["Official", "Person"]
 
 
 class Person(Contract):
-    """Qualificação: the one person a warrant or release order is about (domain.md 5.3, 5.4).
+    """Qualificação: the one person a warrant or release order is about (R417 art.4).
 
     BNMP keys persons by CPF, or by RJI when there is no CPF. An "RJI de Exceção" (physical
     identity certain, qualification unknown) needs a physical description and a photo and may

@@ -42,7 +42,7 @@ def check_timeline(
     *,
     now: datetime | None = None,
 ) -> None:
-    """Raise `ContractError` when an event about `document` happened before it was issued (7.12).
+    """Raise `ContractError` when an event about `document` happened before it was issued.
 
     With `now`, also raise when the event claims to have happened in the future.
     """

@@ -69,7 +69,7 @@ _MEASURES = frozenset({WarrantSpecies.ELECTRONIC_MONITORING, WarrantSpecies.ALTE
 
 
 class DeadlineKind(StrEnum):
-    """A deadline the hub watches for a release order (domain.md section 4)."""
+    """A deadline the hub watches for a release order (R417 arts. 6, 9 and 25; S001 art.375)."""
 
     RECEIPT = "receipt"  # the custodial unit acknowledges receipt
     VALIDATION = "validation"  # SETARIM issues the validation certificate

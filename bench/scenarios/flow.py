@@ -1,4 +1,4 @@
-"""Whole release-order flows through all four connectors (issue 7, part 1, third bullet).
+"""Whole release-order flows through all four connectors.
 
 A flow is one `court.release_order.issued`, signed by the court, taken by the hub through the court,
 BNMP, SETARIM and custodial-unit connectors until the order is certified (the terminal state of

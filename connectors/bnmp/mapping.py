@@ -1,6 +1,7 @@
 """Between the hub's contracts and BNMP 3.0's JSON (pure).
 
-BNMP 3.0 has no public specification (domain.md section 8); the shapes here follow what is public of
+BNMP 3.0 has no public specification (R417 art.27 §1: it is sent to the courts); the shapes here
+follow what is public of
 it: a peça with `numeroPeca` and an unmasked 20-digit `numeroProcesso`, Spring pages
 (`content`, `last`) from `light-filter`, and status descriptions such as "Cumprido".
 """

@@ -116,7 +116,7 @@ def malformed(which: str, now: datetime) -> bytes:
     if which == "not_json":
         return b"{this is not json"
     if which == "bad_cnj":
-        pn = doc["payload"]["process_number"]  # wrong check digits (domain 7.1)
+        pn = doc["payload"]["process_number"]  # wrong check digits (R65 MOD 97-10)
         doc["payload"]["process_number"] = f"{pn[:8]}{(int(pn[8:10]) + 1) % 100:02d}{pn[10:]}"
     elif which == "unknown_kind":
         doc["kind"] = doc["payload"]["kind"] = "court.release_order.cancelled"

@@ -1,4 +1,4 @@
-"""The fault suite (issue 6): a scenario of many orders under injected faults, then its invariants.
+"""The fault suite: a scenario of many orders under injected faults, then its invariants.
 
 `python -m hub faults --short` (CI) or `--long` (by hand; its figures are in the README).
 """

@@ -118,7 +118,7 @@ def test_forbidden_release_transitions(state: R | None, event: str) -> None:
             R.READY_IMPEDED,
             "released",
             "released_with_impediments",
-            "may not be released (7.11)",
+            "may not be released (S000 art.4 §1)",
             id="released-despite-impediments",
         ),
         pytest.param(
