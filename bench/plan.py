@@ -21,7 +21,7 @@ from bench.scenarios.baseline import prepare_baseline
 from bench.scenarios.flow import flow_settings
 from bench.scenarios.hub import prepare_hub
 from bench.traffic import BASELINE, preload
-from hub.settings import HubSettings
+from hub.settings import HubSettings, revealed_json
 
 __all__ = ["SCENARIOS", "Scenario", "StepFailed", "run_step", "scenario"]
 
@@ -45,7 +45,7 @@ async def run_step(spec: StepSpec, timeout_s: float) -> StepResult:
     """Run one step in a fresh `python -m bench.worker` process and return what it measured."""
     with tempfile.TemporaryDirectory(prefix="bench-step-") as tmp:
         spec_file, result_file, log_file = (Path(tmp) / n for n in ("spec", "result", "log"))
-        spec_file.write_text(spec.model_dump_json(by_alias=True))
+        spec_file.write_text(revealed_json(spec))  # secrets in clear: the worker needs them
         with log_file.open("wb") as log:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,

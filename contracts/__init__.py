@@ -5,11 +5,17 @@ This package does no I/O and imports nothing from `hub` or `connectors`.
 
 from contracts.base import Contract, ExternalId, PayloadModel, PersonName, Secrecy, Text
 from contracts.bnmp import (
+    BNMP_UNREADABLE,
+    BnmpChangeUnrecognised,
     BnmpDocumentType,
     BnmpRegistrationCompleted,
     BnmpRegistrationRejected,
+    BnmpWarrantStatus,
+    PersonStatus,
+    Unrecognised,
     WarrantComplied,
     WarrantExpired,
+    WarrantRecorded,
 )
 from contracts.court import CONTINGENCY_OUTAGE, ReleaseOrderIssued, WarrantIssued, WarrantRevoked
 from contracts.custodial_unit import ComplianceCertified, ReceiptAcknowledged
@@ -32,7 +38,7 @@ from contracts.envelope import (
     parse_envelope,
 )
 from contracts.errors import ContractError, IllegalTransition, from_validation_error
-from contracts.hub_events import DeadlineAlert, ImpedimentReferred
+from contracts.hub_events import DeadlineAlert, ImpedimentLifted, ImpedimentReferred
 from contracts.ids import (
     CNJ_PATTERN,
     CnjNumber,
@@ -50,6 +56,7 @@ from contracts.ids import (
     check_warrant_number,
     cnj_check_digits,
     cpf_check_digits,
+    format_bnmp_number,
     format_cnj,
     today,
     warrant_process,
@@ -60,6 +67,8 @@ from contracts.lifecycle import (
     WarrantEvent,
     WarrantState,
     check_release_basis,
+    first_sight,
+    in_force,
     release_event,
     release_warrant,
     transition_release,
@@ -86,6 +95,7 @@ from contracts.vocabulary import (
 )
 
 __all__ = [
+    "BNMP_UNREADABLE",
     "CNJ_PATTERN",
     "CONTINGENCY_OUTAGE",
     "ENVELOPE_SCHEMA_NAME",
@@ -95,9 +105,11 @@ __all__ = [
     "THRESHOLDS",
     "AlertThreshold",
     "AnyPayload",
+    "BnmpChangeUnrecognised",
     "BnmpDocumentType",
     "BnmpRegistrationCompleted",
     "BnmpRegistrationRejected",
+    "BnmpWarrantStatus",
     "CnjNumber",
     "ComplianceCertified",
     "Connector",
@@ -115,12 +127,14 @@ __all__ = [
     "ExternalId",
     "IllegalTransition",
     "Impediment",
+    "ImpedimentLifted",
     "ImpedimentReferred",
     "Official",
     "Payload",
     "PayloadModel",
     "Person",
     "PersonName",
+    "PersonStatus",
     "ReceiptAcknowledged",
     "ReleaseEvent",
     "ReleaseMotive",
@@ -132,12 +146,14 @@ __all__ = [
     "Source",
     "Text",
     "UnitId",
+    "Unrecognised",
     "ValidationCompleted",
     "WarrantComplied",
     "WarrantEvent",
     "WarrantExpired",
     "WarrantIssued",
     "WarrantNumber",
+    "WarrantRecorded",
     "WarrantRevoked",
     "WarrantSpecies",
     "WarrantState",
@@ -153,8 +169,11 @@ __all__ = [
     "cpf_check_digits",
     "deadlines_carried",
     "deadlines_started_by",
+    "first_sight",
+    "format_bnmp_number",
     "format_cnj",
     "from_validation_error",
+    "in_force",
     "mask",
     "message_schemas",
     "parse_envelope",

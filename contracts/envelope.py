@@ -26,15 +26,17 @@ from pydantic import (
 
 from contracts.base import Contract, Secrecy
 from contracts.bnmp import (
+    BnmpChangeUnrecognised,
     BnmpRegistrationCompleted,
     BnmpRegistrationRejected,
     WarrantComplied,
     WarrantExpired,
+    WarrantRecorded,
 )
 from contracts.court import ReleaseOrderIssued, WarrantIssued, WarrantRevoked
 from contracts.custodial_unit import ComplianceCertified, ReceiptAcknowledged
 from contracts.errors import ContractError, from_validation_error
-from contracts.hub_events import DeadlineAlert, ImpedimentReferred
+from contracts.hub_events import DeadlineAlert, ImpedimentLifted, ImpedimentReferred
 from contracts.ids import DocumentNumber, UnitId
 from contracts.setarim import ValidationCompleted
 
@@ -62,7 +64,10 @@ AnyPayload = (
     | BnmpRegistrationRejected
     | WarrantComplied
     | WarrantExpired
+    | WarrantRecorded
+    | BnmpChangeUnrecognised
     | ImpedimentReferred
+    | ImpedimentLifted
     | DeadlineAlert
 )
 Payload = Annotated[AnyPayload, Field(discriminator="kind")]

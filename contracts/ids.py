@@ -1,7 +1,9 @@
 """Typed identifiers with real validation: CNJ process numbers, CPF, RJI, warrant and unit ids.
 
 CNJ numbers follow R65 (NNNNNNN-DD.AAAA.J.TR.OOOO, MOD 97-10), warrant numbers S004 10.4 (the
-process number and a 4-digit sequence), CPF its public check digits (R417 art.4).
+process number and a 4-digit sequence) or BNMP 2.0/3.0's own `numeroPeca` (28 digits: the process
+number, the 2-digit piece type, a 4-digit sequence and 2 check digits whose algorithm is not
+public), CPF its public check digits (R417 art.4).
 Each check returns the canonical form (masked CNJ, 11-digit CPF and RJI) or raises `ContractError`
 with a message that says what is wrong. Only ASCII digits count as digits.
 """
@@ -33,6 +35,7 @@ __all__ = [
     "check_warrant_number",
     "cnj_check_digits",
     "cpf_check_digits",
+    "format_bnmp_number",
     "format_cnj",
     "today",
     "warrant_process",
@@ -45,7 +48,11 @@ _CNJ_GROUPS = (7, 2, 4, 1, 2, 4)
 _CNJ_SEPARATORS = ("-", ".", ".", ".", ".")
 _CNJ_SEPARATOR_PLACES = ("after NNNNNNN", "after DD", "after AAAA", "after J", "after TR")
 _CNJ_FORM = "NNNNNNN-DD.AAAA.J.TR.OOOO"
-_NUMBERED_PATTERN = CNJ_PATTERN[:-1] + r"\.[0-9]{4}$"
+# A document as BNMP 2.0/3.0 numbers it, masked: the process number, "." and the 2-digit piece
+# type, "." and the 4-digit sequence, "-" and 2 check digits (NNNNNNN-DD.AAAA.J.TR.OOOO.TT.SSSS-CC).
+_BNMP_SUFFIX = r"\.[0-9]{2}\.[0-9]{4}-[0-9]{2}"
+_BNMP_NUMBER = re.compile(CNJ_PATTERN[1:-1] + _BNMP_SUFFIX)
+_NUMBERED_PATTERN = CNJ_PATTERN[:-1] + r"(\.[0-9]{4}|" + _BNMP_SUFFIX + ")$"
 _CPF_MASKED = re.compile(r"[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2}")
 _CPF_PLAIN = re.compile(r"[0-9]{11}")
 _RJI = re.compile(r"([0-9]{9})-?([0-9]{2})")
@@ -162,6 +169,8 @@ def check_cnj(s: str, *, as_of: date | None = None) -> str:
 
 
 def _check_numbered(s: str, what: str, reason: str) -> str:
+    if _BNMP_NUMBER.fullmatch(s):
+        return _check_bnmp_numbered(s, what, reason)
     if _CNJ.fullmatch(s):
         raise ContractError(
             f"{what} lacks the 4-digit sequence after the process number", reason=reason
@@ -183,6 +192,24 @@ def _check_numbered(s: str, what: str, reason: str) -> str:
     return s
 
 
+def _check_bnmp_numbered(s: str, what: str, reason: str) -> str:
+    """A BNMP 2.0/3.0 number: only its process part can be checked (the last 2 digits' algorithm
+    is not public)."""
+    try:
+        check_cnj(s[:25])
+    except ContractError as e:
+        raise ContractError(f"{what} process part: {e.message}", reason=reason) from None
+    return s
+
+
+def format_bnmp_number(unmasked: str) -> str:
+    """Mask a 28-digit BNMP `numeroPeca` as NNNNNNN-DD.AAAA.J.TR.OOOO.TT.SSSS-CC (not validated)."""
+    d = unmasked
+    return (
+        f"{d[:7]}-{d[7:9]}.{d[9:13]}.{d[13]}.{d[14:16]}.{d[16:20]}.{d[20:22]}.{d[22:26]}-{d[26:]}"
+    )
+
+
 def check_warrant_number(s: str) -> str:
     """Validate a warrant number: CNJ process number + "." + 4-digit sequence (S004 10.4 I)."""
     return _check_numbered(s, "warrant number", "invalid_warrant_number")
@@ -195,6 +222,8 @@ def check_document_number(s: str) -> str:
 
 def warrant_process(w: str) -> str:
     """Return the CNJ process part of a warrant or document number (its 25-character prefix)."""
+    if _BNMP_NUMBER.fullmatch(w):
+        return w[:25]
     return w.rpartition(".")[0]
 
 
@@ -264,12 +293,18 @@ CnjNumber = Annotated[
 WarrantNumber = Annotated[
     str,
     AfterValidator(check_warrant_number),
-    _string_schema(_NUMBERED_PATTERN, "Warrant number: CNJ process number + 4-digit sequence"),
+    _string_schema(
+        _NUMBERED_PATTERN,
+        "Warrant number: CNJ process number + 4-digit sequence, or BNMP's 28-digit number masked",
+    ),
 ]
 DocumentNumber = Annotated[
     str,
     AfterValidator(check_document_number),
-    _string_schema(_NUMBERED_PATTERN, "Document number: CNJ process number + 4-digit sequence"),
+    _string_schema(
+        _NUMBERED_PATTERN,
+        "Document number: CNJ process number + 4-digit sequence, or BNMP's 28-digit number masked",
+    ),
 ]
 Cpf = Annotated[
     str,

@@ -15,14 +15,16 @@ from contracts.bnmp import (
     BnmpDocumentType,
     BnmpRegistrationCompleted,
     BnmpRegistrationRejected,
+    BnmpWarrantStatus,
     WarrantComplied,
     WarrantExpired,
+    WarrantRecorded,
 )
 from contracts.court import ReleaseOrderIssued, WarrantIssued, WarrantRevoked
 from contracts.custodial_unit import ComplianceCertified, ReceiptAcknowledged
 from contracts.envelope import AnyPayload
 from contracts.errors import ContractError, IllegalTransition
-from contracts.hub_events import DeadlineAlert, ImpedimentReferred
+from contracts.hub_events import DeadlineAlert, ImpedimentLifted, ImpedimentReferred
 from contracts.setarim import ValidationCompleted
 
 __all__ = [
@@ -31,6 +33,8 @@ __all__ = [
     "WarrantEvent",
     "WarrantState",
     "check_release_basis",
+    "first_sight",
+    "in_force",
     "release_event",
     "release_warrant",
     "transition_release",
@@ -74,6 +78,7 @@ class ReleaseEvent(StrEnum):
     CERTIFICATE_REGISTERED = "certificate_registered"
     TRACKED = "tracked"  # order registration, rejections, alerts: tracked apart from the state
     REFERRED = "referred"
+    LIFTED = "lifted"  # an impediment is no longer in force
 
 
 class WarrantEvent(StrEnum):
@@ -84,6 +89,8 @@ class WarrantEvent(StrEnum):
     COUNTER_WARRANT = "counter_warrant"
     RELEASE_ORDER = "release_order"
     EXPIRED = "expired"
+    PENDING_IN_BNMP = "pending_in_bnmp"  # BNMP holds it as Aguardando Cumprimento / Pendente
+    REVOKED_IN_BNMP = "revoked_in_bnmp"  # BNMP holds it as Revogado
     TRACKED = "tracked"
 
 
@@ -114,6 +121,8 @@ _RELEASE_NEXT: dict[tuple[_R | None, _E], _R] = {
     (_R.READY_IMPEDED, _E.NOT_RELEASED): _R.COMPLIED_NOT_RELEASED,
     (_R.IMPEDED, _E.REFERRED): _R.IMPEDED,
     (_R.READY_IMPEDED, _E.REFERRED): _R.READY_IMPEDED,
+    (_R.IMPEDED, _E.LIFTED): _R.IMPEDED,
+    (_R.READY_IMPEDED, _E.LIFTED): _R.READY_IMPEDED,
     **{(state, _E.CERTIFICATE_REGISTERED): _R.CERTIFIED for state in _COMPLIED},
     **{(state, _E.TRACKED): state for state in ReleaseOrderState},
 }
@@ -162,8 +171,9 @@ _RELEASE_WHY: dict[tuple[_R | None, _E], tuple[str, str]] = {
         for s in _PRE_COMPLIANCE
     },
     **{
-        (s, _E.REFERRED): ("illegal_transition", "no impediments are pending")
+        (s, e): ("illegal_transition", "no impediments are pending")
         for s in ReleaseOrderState
+        for e in (_E.REFERRED, _E.LIFTED)
         if s not in (_R.IMPEDED, _R.READY_IMPEDED)
     },
 }
@@ -186,6 +196,8 @@ def release_event(payload: AnyPayload) -> ReleaseEvent:
             return ReleaseEvent.CERTIFICATE_REGISTERED
         case ImpedimentReferred():
             return ReleaseEvent.REFERRED
+        case ImpedimentLifted():
+            return ReleaseEvent.LIFTED
         case BnmpRegistrationCompleted() | BnmpRegistrationRejected() | DeadlineAlert():
             if _is_release_document(payload):
                 return ReleaseEvent.TRACKED
@@ -234,38 +246,58 @@ _WARRANT_NEXT: dict[tuple[_W | None, _V], _W] = {
     (_W.PENDING, _V.COUNTER_WARRANT): _W.REVOKED,
     (_W.PENDING, _V.EXPIRED): _W.EXPIRED,
     (_W.COMPLIED, _V.RELEASE_ORDER): _W.REVOKED,
+    # What BNMP, the register of record, reports of a warrant the hub knows.
+    (_W.PENDING, _V.REVOKED_IN_BNMP): _W.REVOKED,  # a contramandado made in BNMP
+    (_W.COMPLIED, _V.REVOKED_IN_BNMP): _W.REVOKED,  # a release order made in BNMP
+    (_W.COMPLIED, _V.PENDING_IN_BNMP): _W.PENDING,  # its compliance certificate annulled
     **{(state, _V.TRACKED): state for state in WarrantState},
 }
+
+# The first sight of a warrant in a BNMP report: the state BNMP gives it.
+_FIRST_SIGHT: dict[_V, _W] = {_V.PENDING_IN_BNMP: _W.PENDING, _V.COMPLIED: _W.COMPLIED}
+_FIRST_SIGHT |= {_V.REVOKED_IN_BNMP: _W.REVOKED, _V.EXPIRED: _W.EXPIRED}
+
+_OUT_OF_FORCE = (_W.REVOKED, _W.EXPIRED)
+# BNMP's report contradicts the hub's record and no rule leads there: a disagreement to report,
+# never a message to refuse (BNMP is the register of record; the reconciliation settles it).
+_DRIFT = "register_drift"
 
 _WARRANT_WHY: dict[tuple[_W, _V], tuple[str, str]] = {
     **{(s, _V.ISSUED): (_DUPLICATE, "the warrant was already issued") for s in WarrantState},
     (_W.COMPLIED, _V.COMPLIED): (_DUPLICATE, "the warrant was already complied with"),
+    (_W.PENDING, _V.PENDING_IN_BNMP): (_DUPLICATE, "the warrant is pending already"),
     (_W.REVOKED, _V.COUNTER_WARRANT): (_DUPLICATE, "the warrant was already revoked"),
-    (_W.EXPIRED, _V.EXPIRED): (_DUPLICATE, "the warrant already expired"),
+    **{
+        (s, e): (_DUPLICATE, f"the warrant is {s} already: out of force")
+        for s in _OUT_OF_FORCE
+        for e in (_V.EXPIRED, _V.REVOKED_IN_BNMP)
+    },
     (_W.COMPLIED, _V.COUNTER_WARRANT): (
         "release_order_needed",
-        "the warrant was complied with: a release order is needed, not a counter-warrant (S002)",
+        "the warrant was complied with: a release order is needed, not a counter-warrant (7.6)",
     ),
     (_W.PENDING, _V.RELEASE_ORDER): (
         "counter_warrant_needed",
-        "the warrant is pending: a counter-warrant is needed, not a release order (S002)",
+        "the warrant is pending: a counter-warrant is needed, not a release order (7.5)",
     ),
-    (_W.COMPLIED, _V.EXPIRED): ("illegal_transition", "a complied warrant does not expire"),
+    (_W.COMPLIED, _V.EXPIRED): (_DRIFT, "BNMP expired a warrant the hub holds as complied"),
     **{
         (s, e): ("illegal_transition", f"the warrant is {s} (terminal)")
-        for s in (_W.REVOKED, _W.EXPIRED)
-        for e in (_V.COMPLIED, _V.COUNTER_WARRANT, _V.RELEASE_ORDER, _V.EXPIRED)
-        if (s, e) not in ((_W.REVOKED, _V.COUNTER_WARRANT), (_W.EXPIRED, _V.EXPIRED))
+        for s in _OUT_OF_FORCE
+        for e in (_V.COUNTER_WARRANT, _V.RELEASE_ORDER)
+        if (s, e) != (_W.REVOKED, _V.COUNTER_WARRANT)
+    },
+    **{
+        (s, e): (_DRIFT, f"BNMP holds in force a warrant the hub holds as {s}")
+        for s in _OUT_OF_FORCE
+        for e in (_V.COMPLIED, _V.PENDING_IN_BNMP)
     },
 }
 
-_WARRANT_DOCUMENTS = frozenset(
-    {
-        BnmpDocumentType.WARRANT,
-        BnmpDocumentType.COUNTER_WARRANT,
-        BnmpDocumentType.WARRANT_COMPLIANCE_CERTIFICATE,
-    }
-)
+_B = BnmpDocumentType
+_WARRANT_DOCUMENTS = frozenset({_B.WARRANT, _B.COUNTER_WARRANT, _B.WARRANT_COMPLIANCE_CERTIFICATE})
+_S = BnmpWarrantStatus
+_RECORDED = {_S.PENDING: _V.PENDING_IN_BNMP, _S.REVOKED: _V.REVOKED_IN_BNMP}
 
 
 def warrant_event(payload: AnyPayload) -> WarrantEvent:
@@ -281,6 +313,8 @@ def warrant_event(payload: AnyPayload) -> WarrantEvent:
             return WarrantEvent.RELEASE_ORDER
         case WarrantExpired():
             return WarrantEvent.EXPIRED
+        case WarrantRecorded():
+            return _RECORDED[payload.status]
         case BnmpRegistrationCompleted() | BnmpRegistrationRejected():
             if payload.document_type in _WARRANT_DOCUMENTS:
                 return WarrantEvent.TRACKED
@@ -289,17 +323,36 @@ def warrant_event(payload: AnyPayload) -> WarrantEvent:
     raise IllegalTransition(f"{payload.kind} does not concern a warrant", reason="wrong_subject")
 
 
+def first_sight(payload: AnyPayload) -> WarrantState | None:
+    """The state of a warrant the hub first learns of from a BNMP report that names its person
+    (issued or complied in BNMP, never through the hub: S004 item 10), else None."""
+    if not isinstance(payload, WarrantComplied | WarrantExpired | WarrantRecorded):
+        return None
+    if payload.person is None:
+        return None
+    return _FIRST_SIGHT[warrant_event(payload)]
+
+
+def in_force(state: WarrantState) -> bool:
+    """Whether a warrant in `state` can keep its person detained (pending or complied)."""
+    return state not in _OUT_OF_FORCE
+
+
 def transition_warrant(state: WarrantState | None, payload: AnyPayload) -> WarrantState:
     """Return the warrant's next state after `payload`, or raise `IllegalTransition`.
 
     A `ReleaseOrderIssued` payload means "this release order covers the warrant": the hub calls
-    this once per covered warrant it knows.
+    this once per covered warrant it knows. A BNMP report about a warrant the hub does not know
+    gives the warrant BNMP's state when it names the person (`first_sight`).
     """
     event = warrant_event(payload)
     nxt = _WARRANT_NEXT.get((state, event))
     if nxt is not None:
         return nxt
     if state is None:
+        seen = first_sight(payload)
+        if seen is not None:
+            return seen
         reason, why = "unknown_warrant", "the hub has no such warrant"
     else:
         reason, why = _WARRANT_WHY[(state, event)]

@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from contracts.bnmp import (
+    BnmpChangeUnrecognised,
     BnmpRegistrationCompleted,
     BnmpRegistrationRejected,
     WarrantComplied,
     WarrantExpired,
+    WarrantRecorded,
 )
 from contracts.court import ReleaseOrderIssued, WarrantIssued, WarrantRevoked
 from contracts.custodial_unit import ComplianceCertified, ReceiptAcknowledged
 from contracts.envelope import AnyPayload
 from contracts.errors import ContractError
-from contracts.hub_events import DeadlineAlert, ImpedimentReferred
+from contracts.hub_events import DeadlineAlert, ImpedimentLifted, ImpedimentReferred
 from contracts.setarim import ValidationCompleted
 
 __all__ = ["check_timeline"]
@@ -31,7 +33,10 @@ _EVENT_TIMES: dict[type[AnyPayload], tuple[str, ...]] = {
     BnmpRegistrationRejected: ("rejected_at",),
     WarrantComplied: ("complied_at",),
     WarrantExpired: ("expired_at",),
+    WarrantRecorded: ("changed_at",),
+    BnmpChangeUnrecognised: ("changed_at", "seen_at"),
     ImpedimentReferred: ("referred_at",),
+    ImpedimentLifted: ("lifted_at",),
     DeadlineAlert: ("raised_at",),
 }
 

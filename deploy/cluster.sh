@@ -13,12 +13,22 @@
 #   bash deploy/cluster.sh queues NODE ...  rabbitmq-queues against NODE (e.g. quorum_status Q --vhost V)
 #   bash deploy/cluster.sh kill NODE      kill -9 NODE's Erlang VM (a crash)
 #   bash deploy/cluster.sh revive NODE    start NODE again after `kill` (it rejoins the cluster)
+#   bash deploy/cluster.sh partition NODE  cut NODE off, the process left running: every packet of
+#                                         its distribution and AMQP traffic dropped (nftables, root)
+#   bash deploy/cluster.sh heal           end the partition (delete the nftables table)
 #   bash deploy/cluster.sh logs [LINES]   the last LINES (80) of each node's logs
 #   bash deploy/cluster.sh stop           stop the three nodes (data kept: `start` brings them back)
 #   bash deploy/cluster.sh remove         kill -9 the nodes and delete everything (see below)
 #
 # Quorum queues declared on it get a replica on each of the three nodes (RabbitMQ's default group
 # size is the cluster's size); with one node down the other two are a majority and the queues go on.
+# A node cut off from the other two pauses itself (`cluster_partition_handling = pause_minority`) and
+# resumes when it sees them again. To cut one node off on one machine, each node's distribution
+# connections leave from an address of its own (hub1 127.0.1.1, hub2 127.0.1.2, hub3 127.0.1.3;
+# all loopback) while every node listens on 127.0.0.1: a node's traffic is then its distribution
+# port, its AMQP port and its own source address, which `partition` drops in an nftables table of
+# its own (`hub_cluster_partition`, deleted by `heal`, `stop` and `remove`). net_ticktime is 15 s
+# (RabbitMQ's default is 60): a silent peer is declared down within about 20 s.
 # Everything (data, logs, the Erlang cookie, a PostgreSQL instance the cluster test starts with
 # deploy/private.sh) is under $HUB_CLUSTER_DIR (default /tmp/hub-cluster), apart from the fault
 # suite's /tmp/hub-private; `remove` deletes that directory. The shared broker (rabbit@localhost
@@ -71,12 +81,30 @@ check_ports() {  # refuse to start beside something else on our ports (a cluster
 # hub2 and hub3 find hub1 by peer discovery (classic config) and join it as they first boot.
 JOIN_HUB1='cluster_formation.peer_discovery_backend = classic_config
 cluster_formation.classic_config.nodes.1 = hub1@localhost'
+PAUSE_MINORITY='cluster_partition_handling = pause_minority'
+NET_TICKTIME=${HUB_CLUSTER_NET_TICKTIME:-15}
+NFT_TABLE=hub_cluster_partition
+
+source_of() {  # the loopback address NODE's distribution connections leave from
+  case $1 in
+    hub1) echo 127.0.1.1 ;; hub2) echo 127.0.1.2 ;; hub3) echo 127.0.1.3 ;;
+    *) die "no node $1 (hub1, hub2 or hub3)" ;;
+  esac
+}
+
+erl_args() {  # NODE's Erlang VM arguments: its distribution source address, the tick time
+  local ip
+  ip=$(source_of "$1")
+  echo "-kernel inet_dist_connect_options [{ip,{${ip//./,}}}] -kernel net_ticktime $NET_TICKTIME"
+}
 
 boot() {  # boot NODE [join]: start NODE and wait until it runs (joined to hub1 on its first boot)
-  local node=$1 port extra=
+  local node=$1 port extra=$PAUSE_MINORITY
   port=$(port_of "$node")
-  [[ ${2:-} == join && ! -d $BASE/rabbit/$node/mnesia/$node@localhost ]] && extra=$JOIN_HUB1
-  HUB_RABBIT_CONF_EXTRA=$extra private rabbit start "$node" "$port" ||
+  [[ ${2:-} == join && ! -d $BASE/rabbit/$node/mnesia/$node@localhost ]] &&
+    extra+=$'\n'$JOIN_HUB1
+  HUB_RABBIT_CONF_EXTRA=$extra HUB_RABBIT_ERL_ARGS=$(erl_args "$node") \
+    private rabbit start "$node" "$port" ||
     die "$node did not start within $BOOT_S s (logs: $BASE/rabbit/$node/log)"
 }
 
@@ -139,13 +167,46 @@ stop_node() {  # a clean stop, bounded; kill -9 what is still alive after it
   fi
 }
 
+partition() {  # partition NODE: drop every packet NODE sends or is sent, on the cluster's ports
+  local node=${1:?node} port src
+  port=$(port_of "$node")
+  src=$(source_of "$node")
+  command -v nft >/dev/null || die "no nft (apt-get install nftables; it needs root)"
+  say "cutting $node@localhost off: distribution :$((port + 20000)) and from $src, AMQP :$port"
+  # Replaces the table if there is one: one node cut off at a time. Only loopback traffic of the
+  # cluster's own ports and addresses matches; the hook is output (every local packet passes it).
+  nft -f - <<NFT || die "nft refused the rules (root? a kernel with nf_tables?)"
+table inet $NFT_TABLE
+delete table inet $NFT_TABLE
+table inet $NFT_TABLE {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    ip saddr $src drop
+    ip daddr $src drop
+    tcp dport { $((port + 20000)), $port } drop
+    tcp sport { $((port + 20000)), $port } drop
+  }
+}
+NFT
+}
+
+heal() {  # delete the partition's table, if any
+  command -v nft >/dev/null || return 0
+  if nft list table inet "$NFT_TABLE" >/dev/null 2>&1; then
+    nft delete table inet "$NFT_TABLE"
+    say "partition healed"
+  fi
+}
+
 stop() {
   local node
+  heal
   for node in hub3 hub2 hub1; do stop_node "$node"; done
 }
 
 remove() {  # the data goes too, so no clean stop: kill -9 each VM and wait until its ports close
   local conf name pid node i
+  heal
   for node in "${NODES[@]}"; do
     if pid=$(pid_of "$node"); then kill -9 "$pid" 2>/dev/null || true; fi
   done
@@ -189,6 +250,8 @@ case ${1:-} in
   queues) shift; queues "$@" ;;
   kill) timeout -k 5 60 bash "$PRIVATE" rabbit kill "${2:?node}" "$(port_of "$2")" ;;
   revive) boot "${2:?node}" ;;
+  partition) partition "${2:?node}" ;;
+  heal) heal ;;
   logs) logs "${2:-80}" ;;
-  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

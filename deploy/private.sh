@@ -11,9 +11,13 @@
 # A node's management port is AMQP_PORT+10000 and its distribution port AMQP_PORT+20000 (RabbitMQ's
 # own convention, 5672 -> 15672, 25672). Everything lives in $HUB_PRIVATE_DIR (/tmp/hub-private),
 # with its own HOME, so the private nodes share an Erlang cookie that the shared node does not have.
+# $HUB_RABBIT_ERL_ARGS is added to a node's Erlang VM arguments (deploy/cluster.sh: the address its
+# distribution connections leave from, its net_ticktime).
 # $HUB_RABBIT_CONF_EXTRA is appended to a node's rabbitmq.conf (deploy/cluster.sh uses it to join
-# nodes to a cluster as they first boot). PostgreSQL runs as the `postgres` OS user when started by
-# root, with trust auth on 127.0.0.1 and a role and database `hub` (password `hub`).
+# nodes to a cluster as they first boot). With $HUB_RABBIT_TLS_DIR (ca.pem, server.pem, server.key)
+# a node also listens for AMQP over TLS on AMQP_PORT-1 (RabbitMQ's own 5672 -> 5671), and asks every
+# TLS client for a certificate signed by that CA. PostgreSQL runs as the `postgres` OS user when
+# started by root, with trust auth on 127.0.0.1 and a role and database `hub` (password `hub`).
 set -euo pipefail
 
 BASE=${HUB_PRIVATE_DIR:-/tmp/hub-private}
@@ -41,18 +45,39 @@ rmq_env() {  # rmq_env NODE AMQP_PORT: export what rabbitmq-server and rabbitmqc
   export RABBITMQ_MNESIA_DIR="$dir/mnesia/$node"
   export RABBITMQ_LOG_BASE="$dir/log"
   export RABBITMQ_PID_FILE="$dir/$node.pid"
-  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} ${HUB_RABBIT_ERL_ARGS:-}"
   export ERL_EPMD_ADDRESS=127.0.0.1
   [[ -f $RABBITMQ_CONF_ENV_FILE ]] || : >"$RABBITMQ_CONF_ENV_FILE"
   [[ -f $RABBITMQ_ADVANCED_CONFIG_FILE ]] || echo '[].' >"$RABBITMQ_ADVANCED_CONFIG_FILE"
   echo '[rabbitmq_management].' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
+  local tls
+  tls=$(tls_conf "$port")
   cat >"$RABBITMQ_CONFIG_FILE" <<CONF
 listeners.tcp.local = 127.0.0.1:$port
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $((port + 10000))
 loopback_users = none
 log.file.level = warning
+# the broker refuses a message over 16 MiB (its default is 128 MiB); the hub refuses what is over
+# its own HUB_RABBIT__MAX_MESSAGE_BYTES (1 MiB) before parsing
+max_message_size = 16777216
+$tls
 ${HUB_RABBIT_CONF_EXTRA:-}
+CONF
+}
+
+tls_conf() {  # tls_conf AMQP_PORT: the TLS listener's lines, when $HUB_RABBIT_TLS_DIR names one
+  local dir=${HUB_RABBIT_TLS_DIR:-}
+  [[ -n $dir ]] || return 0
+  local f
+  for f in ca.pem server.pem server.key; do [[ -r $dir/$f ]] || die "no $dir/$f"; done
+  cat <<CONF
+listeners.ssl.local = 127.0.0.1:$(($1 - 1))
+ssl_options.cacertfile = $dir/ca.pem
+ssl_options.certfile = $dir/server.pem
+ssl_options.keyfile = $dir/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = true
 CONF
 }
 
@@ -71,8 +96,13 @@ rabbit_start() {
     die "$node: rabbitmq-server -detached failed (see $BASE/rabbit/$node/log/start.out)"
   ctl "$node" wait --timeout 120 "$RABBITMQ_PID_FILE" >/dev/null || die "$node did not boot (see $BASE/rabbit/$node/log)"
   local i
-  for ((i = 0; i < 300; i++)); do port_open "$port" && port_open $((port + 10000)) && return 0; sleep 0.2; done
-  die "$node booted but ports $port/$((port + 10000)) do not answer"
+  local tls=$port  # the TLS port when there is one, else the AMQP port again
+  [[ -n ${HUB_RABBIT_TLS_DIR:-} ]] && tls=$((port - 1))
+  for ((i = 0; i < 300; i++)); do
+    port_open "$port" && port_open $((port + 10000)) && port_open "$tls" && return 0
+    sleep 0.2
+  done
+  die "$node booted but ports $port/$((port + 10000))/$tls do not answer"
 }
 
 rabbit_stop() {
@@ -204,5 +234,5 @@ case ${1:-} in
   rabbitctl) shift; rabbitctl "$@" ;;
   postgres) shift; postgres "$@" ;;
   remove) remove_all ;;
-  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from contracts import Envelope
+from hub.domain.authority import Actor
 from hub.domain.sender import Inbound
 from hub.domain.topology import Connector
 
@@ -61,8 +62,9 @@ Deliver = Callable[[Envelope, Mapping[str, Any]], Awaitable[tuple[Envelope, ...]
 # Builds a `Deliver` from the running hub's shared resources.
 DeliverFactory = Callable[[Resources], Deliver]
 # Checks a message that came in from outside before the hub acts on it (a signature, the sender's
-# identity); raises `contracts.ContractError` (reason e.g. "bad_signature") to refuse it.
-Verify = Callable[["Inbound"], None]
+# identity); raises `contracts.ContractError` (reason e.g. "bad_signature") to refuse it. Returns
+# who sent it, as authenticated (`hub.domain.authority.Actor`), or None to leave that to the hub.
+Verify = Callable[["Inbound"], Actor | None]
 VerifyFactory = Callable[[Resources], Verify]
 
 # A synthetic round trip to the external system (the dashboard shows its latency, or its error).

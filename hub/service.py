@@ -19,7 +19,16 @@ log = structlog.get_logger("hub.service")
 
 
 async def serve(settings: HubSettings, *, dashboard: bool = True) -> int:
-    """Start the hub (and its ops service), wait for a stop signal, stop cleanly; return 0."""
+    """Start the hub (and its ops service), wait for a stop signal, stop cleanly; return 0.
+
+    Refuses (returns 2) to start with a demo's secrets or users unless `HUB_DEMO=true`.
+    """
+    unfit = settings.demo_settings_in_use()
+    if unfit and not settings.demo:
+        for what in unfit:
+            log.error("hub.refused_to_start", why=what)
+        log.error("hub.refused_to_start", fix="set real values, or HUB_DEMO=true for a demo")
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import SecretStr
+
 from connectors.court.signing import CourtSigner
 from hub.domain.grants import grants
 from hub.http.server import HttpServer
-from hub.settings import HubSettings
+from hub.settings import CourtWebhook, HubSettings
 from sandbox.brokerusers import BrokerUsers
 from sandbox.simulators.bnmp import BnmpSimulator
 from sandbox.simulators.bnmp import create_app as bnmp_app
@@ -42,9 +44,11 @@ class SimWorld:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.bnmp = BnmpSimulator(s.bnmp.client_id, s.bnmp.client_secret)
+        self.bnmp = BnmpSimulator(
+            s.bnmp.client_id, s.bnmp.client_secret.get_secret_value(), self.clock
+        )
         self.setarim = SetarimSimulator(self.clock)
-        self.court = CourtSimulator(s.court.webhook_secret)
+        self.court = CourtSimulator(secrets.token_urlsafe(24))  # this world's court system's
         # The court systems' signing key, new each run; what they publish is signed with it.
         self.court_signer = CourtSigner.generate("sim-court", "RUPE")
         # Each unit logs in as its own RabbitMQ user, made for this world (`start_units`).
@@ -76,11 +80,14 @@ class SimWorld:
                 "security": self.security.model_copy(update={"court_keys": keys}),
                 "bnmp": s.bnmp.model_copy(update={"url": self._servers["bnmp"].url}),
                 "setarim": s.setarim.model_copy(update={"url": self._servers["setarim"].url}),
-                "court": s.court.model_copy(
-                    update={"webhook_url": f"{self._servers['court'].url}/notifications"}
-                ),
+                "court": s.court.model_copy(update={"webhooks": {"*": self._court_webhook()}}),
             }
         )
+
+    def _court_webhook(self) -> CourtWebhook:
+        """The simulated court system takes every court's notifications (one secret)."""
+        url = f"{self._servers['court'].url}/notifications"
+        return CourtWebhook(url=url, secret=SecretStr(self.court.secret))
 
     def unit_urls_at(self, amqp_url: str) -> dict[str, str]:
         """Each unit's AMQP URL, as its own user, through `amqp_url`'s host and port."""

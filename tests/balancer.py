@@ -28,6 +28,12 @@ class Balancer:
         socket stays open: a network that drops packets (as against a node that refuses: `stop`)."""
         self._silent = True
 
+    def cut(self) -> None:
+        """Close every connection now, both sides, as a node's restart would: clients reconnect,
+        and each new connection goes to the first node in `ports` order that takes it again."""
+        for w in list(self._writers):
+            w.close()
+
     async def start(self) -> int:
         """Listen on a free loopback port; return it."""
         self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from contracts import (
+    BnmpChangeUnrecognised,
     BnmpDocumentType,
     BnmpRegistrationCompleted,
     BnmpRegistrationRejected,
@@ -20,6 +21,7 @@ from contracts import (
     DeadlineKind,
     Envelope,
     Impediment,
+    ImpedimentLifted,
     ImpedimentReferred,
     ReceiptAcknowledged,
     ReleaseMotive,
@@ -29,6 +31,7 @@ from contracts import (
     WarrantComplied,
     WarrantExpired,
     WarrantIssued,
+    WarrantRecorded,
     WarrantRevoked,
     WarrantSpecies,
     format_cnj,
@@ -198,6 +201,44 @@ def make_warrant_expired(**overrides: Any) -> WarrantExpired:
     return WarrantExpired.model_validate({**fields, **overrides})
 
 
+def make_warrant_recorded(**overrides: Any) -> WarrantRecorded:
+    """Return BNMP's record of a pending warrant (issued there, never through the hub)."""
+    fields: dict[str, Any] = {
+        "warrant_number": OTHER_WARRANT,
+        "process_number": OTHER_PROCESS,
+        "person": PERSON,
+        "status": "pending",
+        "changed_at": T0 - timedelta(days=2),
+        "issuing_court": "tjsp.orgao-4321",
+    }
+    return WarrantRecorded.model_validate({**fields, **overrides})
+
+
+def make_unrecognised(**overrides: Any) -> BnmpChangeUnrecognised:
+    """Return a BNMP report the hub does not know: a status it has no meaning for."""
+    fields: dict[str, Any] = {
+        "subject": WARRANT,
+        "number": WARRANT.replace("-", "").replace(".", ""),
+        "what": "piece_status",
+        "label": "Suspenso",
+        "changed_at": T0,
+        "seen_at": T0 + timedelta(minutes=1),
+    }
+    return BnmpChangeUnrecognised.model_validate({**fields, **overrides})
+
+
+def make_lifted(**overrides: Any) -> ImpedimentLifted:
+    """Return the hub's lift of the default impediment: revoked in BNMP, none left."""
+    fields: dict[str, Any] = {
+        "order_number": ORDER,
+        "warrant_number": OTHER_WARRANT,
+        "warrant_state": "revoked",
+        "lifted_at": T0 + timedelta(hours=2),
+        "order": make_release_order(),
+    }
+    return ImpedimentLifted.model_validate({**fields, **overrides})
+
+
 def make_referral(**overrides: Any) -> ImpedimentReferred:
     """Return the hub's referral of one impediment, due 24 h later."""
     at = T0 + timedelta(hours=1)
@@ -256,7 +297,10 @@ ALL_FACTORIES: tuple[Callable[..., AnyPayload], ...] = (
     make_rejection,
     make_warrant_complied,
     make_warrant_expired,
+    make_warrant_recorded,
+    make_unrecognised,
     make_referral,
+    make_lifted,
     make_alert,
 )
 

@@ -47,7 +47,7 @@ from bench.results import StepResult, StepSpec
 from bench.scenarios.flow_world import MARK
 from hub import metrics
 from hub.app import Hub, settle_heap
-from hub.settings import HubSettings
+from hub.settings import HubSettings, revealed_json
 
 __all__ = ["DONE_KIND", "DONE_QUEUE", "UNIT", "flow_settings", "flow_step"]
 
@@ -129,7 +129,7 @@ async def _world(spec: StepSpec) -> AsyncIterator[tuple[_World, HubSettings]]:
     """Start the simulators' process; yield it and the hub's settings pointed at it."""
     with tempfile.TemporaryDirectory(prefix="bench-flow-") as tmp:
         spec_file = Path(tmp) / "spec"
-        spec_file.write_text(spec.model_dump_json(by_alias=True))
+        spec_file.write_text(revealed_json(spec))  # secrets in clear: the worker needs them
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

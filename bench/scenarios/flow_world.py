@@ -50,10 +50,9 @@ from contracts import (
 from contracts.envelope import AnyPayload
 from contracts.people import Person
 from hub.domain.topology import in_queue
-from hub.settings import HubSettings
+from hub.settings import HubSettings, revealed_json
 from sandbox.demo.driver import JUDGE, preventive_warrant
 from sandbox.simulate import SimWorld
-from sandbox.simulators.bnmp import Change
 
 __all__ = ["MARK", "main", "order_number", "warrant_number"]
 
@@ -167,15 +166,8 @@ async def preload(world: SimWorld, court: Court, n: int, within_s: float) -> dic
     await _until(lambda: len(world.bnmp.registered) >= n, "every warrant registered", within_s)
     base = datetime.now(UTC)
     for i in range(n):  # distinct, increasing times: the hub's cursor moves past them
-        world.bnmp.changes.append(
-            Change(
-                numeroPeca=digits(warrant_number(i)),
-                status="CUMPRIDO",
-                dataAlteracao=base + timedelta(microseconds=i),
-                localCumprimento="Belo Horizonte/MG",
-                responsavelNome="Delegado de Plantão",
-                responsavelCargo="delegado",
-            )
+        world.bnmp.comply(
+            digits(warrant_number(i)), base + timedelta(microseconds=i), "Belo Horizonte/MG"
         )
     # Each warrant: the court is notified of its registration and of its compliance, and SETARIM
     # records it twice (pending, complied). Then nothing of the preload is left in flight.
@@ -265,7 +257,7 @@ async def _serve(spec: StepSpec) -> None:
     await world.start_units()  # the orchestrator declared the hub's topology beforehand
     conn = await aio_pika.connect(settings.rabbit.url)
     court = Court(world, await conn.channel(publisher_confirms=True, on_return_raises=True))
-    _say("ready", settings=json.loads(world.hub_settings().model_dump_json(by_alias=True)))
+    _say("ready", settings=json.loads(revealed_json(world.hub_settings())))
     reader = asyncio.StreamReader()
     loop = asyncio.get_running_loop()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,9 +12,32 @@ import httpx
 from hub.http.upstream import call, json_of
 from hub.settings import BnmpSettings
 
-__all__ = ["BnmpClient"]
+__all__ = ["BnmpClient", "Criteria"]
 
 SYSTEM = "bnmp"
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What a `light-filter` query asks for: documents changed in a window of time, of a person
+    (CPF or RJI), of a process (20 digits); whatever is None is not asked."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    cpf: str | None = None
+    rji: str | None = None
+    process: str | None = None
+
+    def body(self) -> dict[str, str]:
+        """The query's JSON body, in BNMP's field names."""
+        fields = {
+            "dataAlteracaoInicio": self.since.isoformat() if self.since else None,
+            "dataAlteracaoFim": self.until.isoformat() if self.until else None,
+            "numeroCpf": self.cpf,
+            "numeroIndividuo": self.rji,
+            "numeroProcesso": self.process,
+        }
+        return {k: v for k, v in fields.items() if v is not None}
 
 
 class BnmpClient:
@@ -30,7 +54,7 @@ class BnmpClient:
             data = {
                 "grant_type": "client_credentials",
                 "client_id": self._s.client_id,
-                "client_secret": self._s.client_secret,
+                "client_secret": self._s.client_secret.get_secret_value(),
             }
             resp = await call(
                 SYSTEM,
@@ -68,6 +92,15 @@ class BnmpClient:
         return await self._post("/v2/api/pecas", peca, accept=(409,))
 
     async def changes(self, since: datetime, page: int, size: int = 200) -> Any:
-        """One page of documents changed since `since` (warrants complied, expired...)."""
-        body = {"dataAlteracaoInicio": since.isoformat()}
-        return await self._post(f"/v2/api/pecas/light-filter?page={page}&size={size}", body)
+        """One page of documents changed since `since` (warrants issued, complied, revoked...),
+        oldest change first."""
+        return await self.pieces(Criteria(since=since), page, size)
+
+    async def pieces(self, criteria: Criteria, page: int, size: int = 200) -> Any:
+        """One page of `pecas/light-filter`: the documents that match `criteria` (a person, a
+        process, a window of change times), oldest change first. BNMP answers at most 10 000
+        results per query and pages of at most 1000."""
+        return await self._post(
+            f"/v2/api/pecas/light-filter?page={page}&size={min(size, 1000)}&sort=dataAlteracao,ASC",
+            criteria.body(),
+        )

@@ -7,7 +7,8 @@ delivery made twice (a crash before the ack) still registers the document once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
@@ -15,18 +16,35 @@ from uuid import NAMESPACE_URL, uuid5
 import structlog
 
 from connectors.bnmp.client import BnmpClient
-from connectors.bnmp.mapping import change_events, registered, to_peca
-from contracts import Envelope, Source
+from connectors.bnmp.mapping import Reading, read_page, registered, to_peca
+from contracts import BnmpChangeUnrecognised, Envelope, Secrecy, Source
+from contracts.envelope import AnyPayload
 from hub.connector import ConnectorSpec, Deliver, Resources
 from hub.domain.outgoing import Outgoing
 from hub.domain.topology import in_queue
 
-__all__ = ["ACCEPTS", "SOURCE", "make_deliver", "poll_changes", "probe", "spec"]
+__all__ = [
+    "ACCEPTS",
+    "SOURCE",
+    "Cursor",
+    "make_deliver",
+    "poll_changes",
+    "poll_once",
+    "probe",
+    "spec",
+]
 
 log = structlog.get_logger("connectors.bnmp")
 
 SOURCE = Source(connector="bnmp", system="BNMP3")
-ACCEPTS = frozenset({"bnmp.warrant.complied", "bnmp.warrant.expired"})
+ACCEPTS = frozenset(
+    {
+        "bnmp.warrant.complied",
+        "bnmp.warrant.expired",
+        "bnmp.warrant.recorded",
+        "bnmp.change.unrecognised",
+    }
+)
 
 
 def _client(resources: Resources) -> BnmpClient:
@@ -57,46 +75,98 @@ def answer(env: Envelope, body: Any, now: datetime) -> Envelope:
     )
 
 
-async def _publish_changes(resources: Resources, since: datetime) -> datetime:
-    client, publisher, clock = _client(resources), resources.publisher, resources.clock
-    page, latest = 0, since
+@dataclass(frozen=True)
+class Cursor:
+    """Where the poller is: the latest change time read, and the items read at exactly that time
+    (the next query starts there again, inclusive: they are not published twice)."""
+
+    since: datetime
+    seen: frozenset[str] = frozenset()
+
+    def after(self, readings: Iterable[Reading]) -> Cursor:
+        """The cursor once `readings` are published (items whose time is unreadable do not move
+        it)."""
+        since, seen = self.since, set(self.seen)
+        for r in readings:
+            if r.changed_at is None or r.changed_at < since:
+                continue
+            if r.changed_at > since:
+                since, seen = r.changed_at, set()
+            seen.add(r.key)
+        return Cursor(since, frozenset(seen))
+
+
+def _envelope(payload: AnyPayload, now: datetime) -> Envelope:
+    """A change as the hub's event, with an id derived from the fact: read twice, it is one
+    message (the hub's inbox drops the copy). What the hub does not know travels as secret: it
+    goes nowhere but to the operators."""
+    secret = Secrecy.SECRET if isinstance(payload, BnmpChangeUnrecognised) else None
+    return Envelope.new(
+        payload,
+        source=SOURCE,
+        occurred_at=now,
+        secrecy=secret,
+        message_id=uuid5(NAMESPACE_URL, f"bnmp:change:{payload.dedup_key}"),
+    )
+
+
+async def _publish(resources: Resources, payload: AnyPayload) -> None:
+    env = _envelope(payload, resources.clock())
+    if isinstance(payload, BnmpChangeUnrecognised):  # the alert; the record is its dead letter
+        log.warning(
+            "bnmp.unrecognised",
+            what=payload.what,
+            label=payload.label,
+            document=payload.subject,
+            message_id=str(env.message_id),
+        )
+    await resources.publisher.publish(
+        Outgoing(
+            exchange=in_queue("bnmp"),
+            routing_key="",
+            body=env.to_bytes(),
+            message_id=str(env.message_id),
+            correlation_id=env.correlation_id,
+            kind=env.kind,
+        )
+    )
+
+
+async def poll_once(resources: Resources, cursor: Cursor) -> Cursor:
+    """Publish every change BNMP reports from `cursor` on, page by page; return the new cursor.
+
+    Each item is read on its own (`read_page`): one the hub cannot read or does not know is
+    published as `bnmp.change.unrecognised`, which the hub refuses into its dead letters for an
+    operator, and the cursor moves past it like past any other. A page that is not a page at all
+    raises, and the cursor stays where it was.
+    """
+    client, page, moved = _client(resources), 0, cursor
     while True:
-        events, last, newest = change_events(await client.changes(since, page))
-        for payload in events:
-            env = Envelope.new(
-                payload,
-                source=SOURCE,
-                occurred_at=clock(),
-                message_id=uuid5(NAMESPACE_URL, f"bnmp:change:{payload.dedup_key}"),
-            )
-            await publisher.publish(
-                Outgoing(
-                    exchange=in_queue("bnmp"),
-                    routing_key="",
-                    body=env.to_bytes(),
-                    message_id=str(env.message_id),
-                    correlation_id=env.correlation_id,
-                    kind=env.kind,
-                )
-            )
-        latest = max(latest, newest or latest)
-        if last:
-            return latest
+        read = read_page(await client.changes(cursor.since, page), resources.clock())
+        for reading in read.readings:
+            if reading.key in cursor.seen:
+                continue  # published by the poll before, at the cursor's own time
+            for payload in reading.payloads:
+                await _publish(resources, payload)
+        moved = moved.after(read.readings)
+        if read.last:
+            return moved
         page += 1
 
 
 async def poll_changes(resources: Resources) -> None:
-    """Every `poll_every_s`, publish BNMP's warrant changes (complied, expired) to `hub.bnmp.in`.
+    """Every `poll_every_s`, publish what BNMP reports of warrants (issued, complied, revoked,
+    expired there) to `hub.bnmp.in`.
 
-    Change ids derive from the document and its new status, so re-reading a page raises nothing new
+    Change ids derive from the document and the fact, so re-reading a page raises nothing new
     downstream (the inbox drops the copy). The cursor starts a day back after a restart.
     """
     settings, clock = resources.settings.bnmp, resources.clock
-    since = clock() - timedelta(days=1)
+    cursor = Cursor(clock() - timedelta(days=1))
     while True:
         try:
-            since = await _publish_changes(resources, since)
-        except Exception as e:  # keep polling through outages and bad pages
+            cursor = await poll_once(resources, cursor)
+        except Exception as e:  # keep polling through outages and pages that are not pages
             log.warning("bnmp.poll_failed", error=type(e).__name__)
         await asyncio.sleep(settings.poll_every_s)
 
@@ -112,6 +182,6 @@ spec = ConnectorSpec(
     deliver=make_deliver,
     probe=probe,
     tasks=(poll_changes,),
-    description="BNMP 3.0: registers documents and certificates; polls for warrants complied or "
-    "expired elsewhere.",
+    description="BNMP 3.0, the register of record: registers documents and certificates; polls "
+    "for the warrants it holds (issued, complied, revoked, expired there).",
 )

@@ -1,12 +1,16 @@
-"""The court's system as the hub calls it: one signed webhook per notification."""
+"""The court's system as the hub calls it: one signed webhook per notification, to that court's
+own system only (`CourtSettings.webhook_for`)."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
-from connectors.court.mapping import SIGNATURE_HEADER, sign
+from connectors.court.mapping import MESSAGE_ID_HEADER, SIGNATURE_HEADER, sign
+from contracts import ContractError
 from hub.http.upstream import call
-from hub.settings import CourtSettings
+from hub.settings import CourtSettings, CourtWebhook
 
 __all__ = ["CourtClient"]
 
@@ -14,33 +18,47 @@ SYSTEM = "court"
 
 
 class CourtClient:
-    """Posts notifications to the court system registered for a court unit (or the default)."""
+    """Posts notifications to the court system registered for a court unit."""
 
     def __init__(self, settings: CourtSettings, http: httpx.AsyncClient) -> None:
         self._s = settings
         self._http = http
 
-    def url_for(self, court: str | None) -> str:
-        """The webhook of `court`, or the default one."""
-        return self._s.webhooks.get(court or "", self._s.webhook_url)
+    def webhook_for(self, court: str | None) -> CourtWebhook:
+        """The webhook of `court`'s system; refuses (`no_webhook`) a court that has none, so its
+        notifications wait in the dead-letter store for an operator instead of going elsewhere."""
+        hook = self._s.webhook_for(court)
+        if hook is None:
+            raise ContractError(
+                f"no webhook is configured for court {court} (HUB_COURT__WEBHOOKS): held for an "
+                "operator to replay once it is",
+                reason="no_webhook",
+            )
+        return hook
 
-    async def probe(self, court: str | None = None) -> str:
-        """A synthetic round trip to the court system's health endpoint (beside its webhook)."""
-        url = self.url_for(court).rsplit("/", 1)[0] + "/health"
+    async def probe(self) -> str:
+        """A synthetic round trip to each court system's health endpoint (beside its webhook)."""
+        answers = []
+        for url in sorted({h.url.rsplit("/", 1)[0] + "/health" for h in self._s.webhooks.values()}):
+            answers.append(await self._get(url))
+        return " | ".join(answers) or "no court webhook configured"
+
+    async def _get(self, url: str) -> str:
         resp = await call(SYSTEM, lambda: self._http.get(url, timeout=self._s.timeout_s))
         return resp.text[:100]
 
     async def notify(self, court: str | None, body: bytes, message_id: str, kind: str) -> None:
-        """POST the envelope, signed; a 2xx is the court system's acknowledgement."""
+        """POST the envelope, signed with that court's secret; a 2xx is its acknowledgement."""
+        hook = self.webhook_for(court)
+        signature = sign(hook.secret.get_secret_value(), body, message_id, int(time.time()))
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self._s.webhook_secret, body),
-            "X-Hub-Message-Id": message_id,
+            SIGNATURE_HEADER: signature,
+            MESSAGE_ID_HEADER: message_id,
             "X-Hub-Kind": kind,
         }
+        timeout = self._s.timeout_s
         await call(
             SYSTEM,
-            lambda: self._http.post(
-                self.url_for(court), content=body, headers=headers, timeout=self._s.timeout_s
-            ),
+            lambda: self._http.post(hook.url, content=body, headers=headers, timeout=timeout),
         )

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.court.client import CourtClient
-from connectors.court.signing import check_signature, trusted_keys
+from connectors.court.signing import check_signature, court_actor, trusted_keys
 from contracts import Envelope
 from hub.connector import ConnectorSpec, Deliver, Inbound, Resources, Verify
+from hub.domain.authority import Actor
 
 __all__ = ["ACCEPTS", "COURT_HEADER", "make_deliver", "make_verify", "probe", "spec"]
 
@@ -32,12 +33,14 @@ def make_deliver(resources: Resources) -> Deliver:
 
 
 def make_verify(resources: Resources) -> Verify:
-    """Check each court document's signature against the registered court keys."""
+    """Check each court document's signature against the registered court keys; say who sent
+    it and which courts it may speak for (`hub.domain.authority`)."""
     security = resources.settings.security
     keys = trusted_keys(security.court_keys)
 
-    def verify(inbound: Inbound) -> None:
-        check_signature(inbound, keys, required=security.require_signatures)
+    def verify(inbound: Inbound) -> Actor:
+        key_id = check_signature(inbound, keys, required=security.require_signatures)
+        return court_actor(inbound, keys, key_id, security)
 
     return verify
 

@@ -27,8 +27,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from contracts import ContractError
+from hub.domain.authority import Actor
 from hub.domain.sender import Inbound
-from hub.settings import CourtKey
+from hub.settings import CourtKey, SecuritySettings
 
 __all__ = [
     "KEY_ID_HEADER",
@@ -36,6 +37,7 @@ __all__ = [
     "CourtSigner",
     "TrustedKey",
     "check_signature",
+    "court_actor",
     "trusted_keys",
 ]
 
@@ -70,10 +72,12 @@ class CourtSigner:
         """The AMQP headers that carry the signature of `body`."""
         return {KEY_ID_HEADER: self.key_id, SIGNATURE_HEADER: self.sign(body)}
 
-    def court_key(self) -> CourtKey:
-        """The public half, as the hub's settings register it."""
+    def court_key(self, courts: tuple[str, ...] = ("*",)) -> CourtKey:
+        """The public half, as the hub's settings register it, speaking for `courts` (every
+        court by default: a simulator's or a test's key; production gives each key its own)."""
         raw = self.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        return CourtKey(system=self.system, public_key=base64.b64encode(raw).decode("ascii"))
+        public = base64.b64encode(raw).decode("ascii")
+        return CourtKey(system=self.system, public_key=public, courts=courts)
 
 
 def _header(headers: Mapping[str, Any], name: str) -> str | None:
@@ -100,6 +104,7 @@ class TrustedKey:
 
     system: str
     public_key: Ed25519PublicKey
+    courts: tuple[str, ...] = ()
 
 
 def trusted_keys(keys: Mapping[str, CourtKey]) -> dict[str, TrustedKey]:
@@ -107,16 +112,20 @@ def trusted_keys(keys: Mapping[str, CourtKey]) -> dict[str, TrustedKey]:
     loaded = {}
     for key_id, key in keys.items():
         raw = base64.b64decode(key.public_key, validate=True)
-        loaded[key_id] = TrustedKey(key.system, Ed25519PublicKey.from_public_bytes(raw))
+        public = Ed25519PublicKey.from_public_bytes(raw)
+        loaded[key_id] = TrustedKey(key.system, public, key.courts)
     return loaded
 
 
-def check_signature(inbound: Inbound, keys: Mapping[str, TrustedKey], *, required: bool) -> None:
-    """Accept `inbound` if it is signed by a registered key of its own system; else raise."""
+def check_signature(
+    inbound: Inbound, keys: Mapping[str, TrustedKey], *, required: bool
+) -> str | None:
+    """Accept `inbound` if it is signed by a registered key of its own system, and return that
+    key's id (None for an unsigned document while signatures are not required); else raise."""
     key_id = _header(inbound.headers, KEY_ID_HEADER)
     signature = _header(inbound.headers, SIGNATURE_HEADER)
     if key_id is None and signature is None and not required:
-        return
+        return None
     if key_id is None or signature is None:
         raise _refuse(f"unsigned document: {KEY_ID_HEADER} and {SIGNATURE_HEADER} are required")
     key = keys.get(key_id)
@@ -129,3 +138,22 @@ def check_signature(inbound: Inbound, keys: Mapping[str, TrustedKey], *, require
         key.public_key.verify(_decode(signature, "signature"), inbound.body)
     except InvalidSignature:
         raise _refuse(f"signature by key {key_id!r} does not match the body") from None
+    return key_id
+
+
+def court_actor(
+    inbound: Inbound, keys: Mapping[str, TrustedKey], key_id: str | None, security: SecuritySettings
+) -> Actor:
+    """Who a verified court document comes from, and the courts it may speak for.
+
+    A court system's RabbitMQ login may carry only its own system's documents. An unsigned
+    document (signatures not required: never in production) speaks for every court.
+    """
+    system = inbound.envelope.source.system
+    login = inbound.sender.login
+    a_court = login is not None and login.startswith(security.court_user(""))
+    if a_court and login != security.court_user(system):
+        raise ContractError(f"{login} may not send documents of {system}", reason="wrong_sender")
+    if key_id is None:
+        return Actor(f"court:{system}:unsigned", ("*",))
+    return Actor(f"court:{system}:{key_id}", keys[key_id].courts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from connectors.custodial_unit.identity import check_sender
 from hub.connector import ConnectorSpec, Inbound, Resources, Verify
+from hub.domain.authority import Actor
 
 __all__ = ["ACCEPTS", "make_verify", "spec"]
 
@@ -16,11 +17,12 @@ ACCEPTS = frozenset({"custodial_unit.receipt.acknowledged", "custodial_unit.comp
 
 
 def make_verify(resources: Resources) -> Verify:
-    """Refuse a message whose sender (AMQP user_id) is not the unit it speaks for."""
+    """Refuse a message whose sender (its login or own exchange) is not the unit it speaks for;
+    the unit is the message's actor."""
     security = resources.settings.security
 
-    def verify(inbound: Inbound) -> None:
-        check_sender(inbound, security)
+    def verify(inbound: Inbound) -> Actor | None:
+        return check_sender(inbound, security)
 
     return verify
 

@@ -18,6 +18,7 @@ too while `require_unit_identity` is on, the production default.
 from __future__ import annotations
 
 from contracts import ContractError
+from hub.domain.authority import Actor
 from hub.domain.sender import Inbound, Sender
 from hub.domain.topology import unit_of_exchange
 from hub.settings import SecuritySettings
@@ -45,8 +46,9 @@ def sender_unit(sender: Sender, security: SecuritySettings) -> str | None:
     return by_login or by_exchange
 
 
-def check_sender(inbound: Inbound, security: SecuritySettings) -> None:
-    """Accept `inbound` if the unit that sent it is the unit it speaks for; else raise."""
+def check_sender(inbound: Inbound, security: SecuritySettings) -> Actor | None:
+    """Accept `inbound` if the unit that sent it is the unit it speaks for, and return it as the
+    actor (None when no unit is named and identity is not required); else raise."""
     sender = sender_unit(inbound.sender, security)
     if sender is None:
         if security.require_unit_identity:
@@ -56,10 +58,11 @@ def check_sender(inbound: Inbound, security: SecuritySettings) -> None:
                 "property set to it",
                 reason=_REASON,
             )
-        return
+        return None
     source_unit, payload_unit = claimed_units(inbound)
     if source_unit != sender or payload_unit != sender:
         raise ContractError(
             f"unit {sender} sent a message for source.unit={source_unit}, unit={payload_unit}",
             reason=_REASON,
         )
+    return Actor(f"unit:{sender}")

@@ -7,8 +7,13 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from connectors.setarim.client import SetarimClient
-from connectors.setarim.mapping import certificate_of, to_validation_request, to_warrant_record
-from contracts import Envelope, ReleaseOrderIssued, Source
+from connectors.setarim.mapping import (
+    certificate_of,
+    lifted_record,
+    to_validation_request,
+    to_warrant_record,
+)
+from contracts import Envelope, ImpedimentLifted, ReleaseOrderIssued, Source
 from hub.connector import ConnectorSpec, Deliver, Resources
 
 __all__ = ["ACCEPTS", "SOURCE", "make_deliver", "probe", "spec"]
@@ -19,16 +24,23 @@ ACCEPTS = frozenset({"setarim.validation.completed"})
 
 
 def make_deliver(resources: Resources) -> Deliver:
-    """Validate release orders (answering the certificate); record warrant events."""
+    """Validate release orders (answering the certificate), again when the last impediment of one
+    is lifted (S000 art.4 §2); record warrant events."""
     client = SetarimClient(resources.settings.setarim, resources.http)
     clock = resources.clock
 
     async def deliver(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelope, ...]:
-        if not isinstance(env.payload, ReleaseOrderIssued):
+        p = env.payload
+        if isinstance(p, ImpedimentLifted):
+            await client.record(lifted_record(p))
+            order = p.order
+        elif isinstance(p, ReleaseOrderIssued):
+            order = p
+        else:
             await client.record(to_warrant_record(env))
             return ()
-        body = await client.validate(to_validation_request(env.payload))
-        certificate = certificate_of(env.payload.order_number, body, clock())
+        body = await client.validate(to_validation_request(order))
+        certificate = certificate_of(order.order_number, body, clock())
         answer = Envelope.new(
             certificate,
             source=SOURCE,

@@ -9,18 +9,22 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from contracts import (
+    BnmpWarrantStatus,
     ContractError,
     Envelope,
+    ImpedimentLifted,
     ReleaseOrderIssued,
     ValidationCompleted,
     WarrantComplied,
     WarrantExpired,
     WarrantIssued,
+    WarrantRecorded,
     WarrantRevoked,
+    warrant_process,
 )
 from contracts.setarim import Impediment
 
-__all__ = ["certificate_of", "to_validation_request", "to_warrant_record"]
+__all__ = ["certificate_of", "lifted_record", "to_validation_request", "to_warrant_record"]
 
 
 def to_validation_request(order: ReleaseOrderIssued) -> dict[str, Any]:
@@ -42,12 +46,23 @@ _SITUATION = {
 }
 
 
+_RECORDED = {BnmpWarrantStatus.PENDING: "pendente", BnmpWarrantStatus.REVOKED: "revogado"}
+_WarrantNews = WarrantIssued | WarrantRevoked | WarrantComplied | WarrantExpired | WarrantRecorded
+
+
+def _situation(p: _WarrantNews) -> str:
+    return _RECORDED[p.status] if isinstance(p, WarrantRecorded) else _SITUATION[type(p)]
+
+
 def to_warrant_record(env: Envelope) -> dict[str, Any]:
-    """What SETARIM records of a warrant event (its own archive of open orders)."""
+    """What SETARIM records of a warrant event (its own archive of open orders). A warrant BNMP
+    reports that the hub never carried comes with its person, court and process, so that SETARIM
+    finds it as an impediment like the warrants the hub carried (BNMP is the register: S004
+    item 10)."""
     p = env.payload
-    if not isinstance(p, WarrantIssued | WarrantRevoked | WarrantComplied | WarrantExpired):
+    if not isinstance(p, _WarrantNews):
         raise ContractError(f"{env.kind} is not sent to SETARIM", reason="not_for_setarim")
-    record: dict[str, Any] = {"numeroMandado": p.warrant_number, "situacao": _SITUATION[type(p)]}
+    record: dict[str, Any] = {"numeroMandado": p.warrant_number, "situacao": _situation(p)}
     if isinstance(p, WarrantIssued):
         record |= {
             "numeroProcesso": p.process_number,
@@ -55,7 +70,23 @@ def to_warrant_record(env: Envelope) -> dict[str, Any]:
             "pessoa": {"cpf": p.person.cpf, "rji": p.person.rji},
             "descricao": f"mandado de prisão ({p.species.value})",
         }
+    elif not isinstance(p, WarrantRevoked) and p.person is not None:
+        record |= {
+            "numeroProcesso": warrant_process(p.warrant_number),
+            "orgao": p.issuing_court or "bnmp",
+            "pessoa": {"cpf": p.person.cpf, "rji": p.person.rji},
+            "descricao": "mandado de prisão (BNMP)",
+        }
     return record
+
+
+def lifted_record(p: ImpedimentLifted) -> dict[str, Any]:
+    """The warrant whose impediment was lifted, as SETARIM records it before validating the order
+    again (the news of the warrant itself may reach SETARIM after the new validation)."""
+    return {"numeroMandado": p.warrant_number, "situacao": _SITUATION_OUT[p.warrant_state]}
+
+
+_SITUATION_OUT = {"revoked": "revogado", "expired": "expirado"}
 
 
 class _Impedimento(BaseModel):

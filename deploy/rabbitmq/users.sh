@@ -11,7 +11,10 @@
 #     HUB_RABBIT_PASSWORD_UNIT_MG_CERESP_BH);
 #   * without such a variable, creates the user with no password login if it does not exist, and
 #     leaves an existing user alone (the management API would clear a password on a tags update);
-#   * (re)applies its permissions as the definitions say.
+#   * (re)applies its permissions and its limits (max-connections, max-channels) as the
+#     definitions say.
+# Then it deletes the `guest` user (its password is public), unless HUB_RABBIT_KEEP_GUEST=1 (a
+# development broker that other tools log in to as guest).
 # The management API is HUB_RABBIT__MANAGEMENT_URL (the hub's own setting; default
 # http://guest:guest@127.0.0.1:15672/), as an administrator. Passwords are never printed or written
 # to disk; use https for a management API that is not on loopback.
@@ -73,5 +76,16 @@ for user in doc.get("users", []):
 for p in doc.get("permissions", []):
     perms = {k: p[k] for k in ("configure", "write", "read")}
     call("PUT", f"/permissions/{q(p['vhost'])}/{q(p['user'])}", perms)
-print(f"[users] {len(doc.get('users', []))} users, {len(doc.get('permissions', []))} permissions")
+limits = 0
+for user in doc.get("users", []):
+    for name, value in user.get("limits", {}).items():
+        call("PUT", f"/user-limits/{q(user['name'])}/{q(name)}", {"value": value})
+        limits += 1
+print(f"[users] {len(doc.get('users', []))} users, {len(doc.get('permissions', []))} permissions,"
+      f" {limits} limits")
+if os.environ.get("HUB_RABBIT_KEEP_GUEST") == "1":
+    print("[users] guest kept (HUB_RABBIT_KEEP_GUEST=1)")
+elif call("GET", "/users/guest") != 404:
+    call("DELETE", "/users/guest")
+    print("[users] guest deleted")
 PY

@@ -9,7 +9,14 @@ consumed here; FastStream keeps the connection, the declarations, the dead-lette
 AsyncAPI document.
 
 Each queue gets a robust aio-pika channel with the hub's prefetch and a consumer on the queue,
-declared passively: after a reconnect aio-pika restores both, as it does under FastStream.
+declared with its topology arguments: after a reconnect aio-pika restores both, as it does under
+FastStream, and after the broker cancels the consumer (the queue was deleted) aio-pika declares
+the queue again and consumes it again at once; the intake also tells `on_cancel` (the healer,
+which declares the rest of the topology again: `hub.amqp.heal`).
+
+While the broker blocks the hub's connection (a resource alarm: `hub.amqp.flow`) no new delivery
+is handed to a handler: the ones that arrive wait (at most the prefetch per queue) until the
+connection is unblocked.
 
 A handler that returns has its message acked; one that raises `Requeue` has it nacked back to its
 queue (the quorum queue's delivery limit ends any loop); anything else rejects it, and the queue's
@@ -23,14 +30,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustQueue
 
+from hub.amqp.flow import BrokerFlow
 from hub.errors import Requeue
 
 __all__ = ["Intake", "Settlements", "WorkQueue", "settlement_frames"]
@@ -51,6 +59,9 @@ class WorkQueue:
     name: str
     handle: Handler
     about: str = ""  # what the queue carries, for the AsyncAPI document
+    # The queue's topology arguments: declared with them (so aio-pika can declare it again after
+    # a deletion); without them, passively.
+    arguments: Mapping[str, Any] = field(default_factory=dict)
 
 
 def settlement_frames(
@@ -146,9 +157,19 @@ class Settlements:
 class Intake:
     """Consumes the work queues until `stop`; see the module docstring."""
 
-    def __init__(self, prefetch: int, graceful_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        prefetch: int,
+        graceful_timeout_s: float = 10.0,
+        *,
+        flow: BrokerFlow | None = None,
+        on_cancel: Callable[[str], None] | None = None,
+    ) -> None:
         self._prefetch = prefetch
         self._graceful = graceful_timeout_s
+        self._flow = flow or BrokerFlow()
+        self._on_cancel = on_cancel
+        self._stopping = asyncio.Event()
         self._channels: list[AbstractRobustChannel] = []
         self._consumers: list[tuple[AbstractRobustQueue, str]] = []
         self._settlements: dict[int, Settlements] = {}  # by id() of the AMQP channel
@@ -162,11 +183,33 @@ class Intake:
             channel = await connection.channel()
             assert isinstance(channel, AbstractRobustChannel)
             await channel.set_qos(prefetch_count=self._prefetch)
-            queue = await channel.declare_queue(w.name, passive=True)
+            if w.arguments:
+                queue = await channel.declare_queue(
+                    w.name, durable=True, arguments=dict(w.arguments)
+                )
+            else:
+                queue = await channel.declare_queue(w.name, passive=True)
             assert isinstance(queue, AbstractRobustQueue)
             tag = await queue.consume(self._on_message(w))
             self._channels.append(channel)
             self._consumers.append((queue, tag))
+            await self._watch_cancels(channel, w.name)
+
+    async def _watch_cancels(self, channel: AbstractRobustChannel, queue: str) -> None:
+        """Have the broker's cancellation of this channel's consumer reported, now and on every
+        channel aio-pika opens in its place after a reconnect."""
+
+        def cancelled(frame: Any) -> None:
+            log.error("intake.consumer_cancelled", queue=queue, tag=frame.consumer_tag)
+            if self._on_cancel is not None:
+                self._on_cancel(queue)
+
+        async def register(*_: Any) -> None:
+            underlay = await channel.get_underlay_channel()
+            underlay.on_consumer_cancel_callbacks.add(cancelled)
+
+        await register()
+        channel.reopen_callbacks.add(register)
 
     def _on_message(self, w: WorkQueue) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         async def on_message(message: AbstractIncomingMessage) -> None:
@@ -178,6 +221,9 @@ class Intake:
             if task is not None:
                 self._handling.add(task)
             try:
+                if self._flow.blocked and not await self._held_until_open():
+                    settlements.settle(tag, _NACK)  # stopping while blocked: it comes back
+                    return
                 await w.handle(message)
             except asyncio.CancelledError:
                 settlements.settle(tag, _NACK)  # back to the queue, and no tag left in hand
@@ -195,6 +241,18 @@ class Intake:
             settlements.settle(tag, how)
 
         return on_message
+
+    async def _held_until_open(self) -> bool:
+        """Wait while the broker blocks the connection (a resource alarm); False if the intake is
+        stopped meanwhile (the delivery is then not handled)."""
+        opened = asyncio.ensure_future(self._flow.wait_open())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({opened, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (opened, stopping):
+                waiter.cancel()
+        return not self._stopping.is_set()
 
     def _of(self, channel: Any) -> Settlements:
         found = self._settlements.get(id(channel))
@@ -216,6 +274,7 @@ class Intake:
 
     async def stop(self) -> None:
         """Stop taking messages, let those being handled finish (bounded), close the channels."""
+        self._stopping.set()  # deliveries held by a resource alarm are given back, not handled
         cancels = [queue.cancel(tag) for queue, tag in self._consumers]
         with contextlib.suppress(Exception):  # a broker that does not answer: go on, bounded
             async with asyncio.timeout(5):

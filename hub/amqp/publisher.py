@@ -23,6 +23,11 @@ for the channel's whole life, every publish to a quorum queue whose first publis
 came while the queue's leader node was down: the channel never learns the new leader
 (`rabbit_fifo_client:enqueue/3`, `{badrpc, nodedown}`). Found by `tests/cluster` (a node killed
 under load); a fresh channel is acked at once.
+
+While the broker blocks the hub's connection (a resource alarm, `hub.amqp.flow`), a publish waits
+for the unblocking before it is sent, and a confirm awaited across a blocked spell is given its
+full timeout again once the connection is unblocked: a blocked broker reads nothing, so a confirm
+cannot come, and timing it out would only send the message round the retry ladder.
 """
 
 from __future__ import annotations
@@ -31,14 +36,15 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Protocol, TypeVar, cast
 
 import aio_pika
 import aiormq
 from faststream.rabbit import RabbitBroker, RabbitExchange
 
+from hub.amqp.flow import BrokerFlow
 from hub.domain.outgoing import DISTRIBUTION_HEADERS, Outgoing
 from hub.errors import PublishFailed
 
@@ -48,6 +54,7 @@ APP_ID: Final = "court-prison-hub"
 _PERSISTENT: Final = 2
 _DEFAULT_EXCHANGE: Final = RabbitExchange("")
 _RECYCLE_AFTER_S: Final = 1.0  # a channel that saw a nack is replaced once it is this old
+T = TypeVar("T")
 
 
 class Publisher(Protocol):
@@ -65,9 +72,12 @@ class Publisher(Protocol):
 class RabbitPublisher:
     """`Publisher` over a connected FastStream `RabbitBroker` with confirms and returns on."""
 
-    def __init__(self, broker: RabbitBroker, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, broker: RabbitBroker, timeout_s: float = 10.0, *, flow: BrokerFlow | None = None
+    ) -> None:
         self._broker = broker
         self._timeout = timeout_s
+        self._flow = flow or BrokerFlow()
         # the publishing channel, the connection it is on, when it was opened; a nack seen since
         self._own: tuple[object, aio_pika.abc.AbstractChannel, float] | None = None
         self._nacked = False
@@ -76,26 +86,27 @@ class RabbitPublisher:
 
     async def publish(self, message: Outgoing) -> None:
         """Publish one message and wait for its confirm; raise `PublishFailed` if not confirmed."""
+        await self._flow.wait_open()
         channel = await self._channel()
         try:
-            async with asyncio.timeout(self._timeout):
-                await self._confirmed(channel, message)
+            await self._within_timeout(self._confirmed(channel, message))
         except TimeoutError as e:
             raise PublishFailed(f"no confirm within {self._timeout} s: {e!r}") from e
 
     async def publish_many(self, messages: Sequence[Outgoing]) -> list[PublishFailed | None]:
         """Publish all, confirms pipelined; return one failure-or-None per message, in order."""
+        await self._flow.wait_open()
         try:
             channel = await self._channel()
         except PublishFailed as e:
             return [e] * len(messages)
         # One deadline for the batch, not a timer per message (a timer each was 2 % of a hop).
         try:
-            async with asyncio.timeout(self._timeout):
-                results = await asyncio.gather(
-                    *(self._confirmed(channel, m) for m in messages),
-                    return_exceptions=True,
+            results = await self._within_timeout(
+                asyncio.gather(
+                    *(self._confirmed(channel, m) for m in messages), return_exceptions=True
                 )
+            )
         except TimeoutError as e:
             return [PublishFailed(f"no confirm within {self._timeout} s: {e!r}")] * len(messages)
         out: list[PublishFailed | None] = []
@@ -104,6 +115,25 @@ class RabbitPublisher:
                 r = PublishFailed(repr(r))
             out.append(r)
         return out
+
+    async def _within_timeout(self, confirms: Awaitable[T]) -> T:
+        """Await `confirms` within the timeout, counted afresh after any spell in which the broker
+        blocked the connection (it read nothing then: no confirm could come); cancel it and raise
+        `TimeoutError` when the timeout passes with the connection open throughout."""
+        task = asyncio.ensure_future(confirms)
+        try:
+            while True:
+                started = time.monotonic()
+                done, _ = await asyncio.wait({task}, timeout=self._timeout)
+                if done:
+                    return task.result()
+                if not self._flow.blocked_after(started):
+                    raise TimeoutError(f"no confirm in {self._timeout} s")
+                await self._flow.wait_open()
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def _channel(self) -> aiormq.Channel:
         """The AMQP channel under the publisher's own channel (the robust connection restores it

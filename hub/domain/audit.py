@@ -1,7 +1,10 @@
 """The audit chain, pure: each entry's hash covers the previous hash and the entry's canonical form.
 
 Editing, inserting or deleting any row breaks the chain from that row on; `verify_chain` names the
-first row that does not verify. Entries carry identifiers and outcomes only, never personal data or
+first row that does not verify. The chain is unkeyed, so whoever can write every row can also
+rewrite it whole (rehash after a deletion); `ChainVerifier` therefore also takes rows known from
+outside the database (a head kept elsewhere, heads signed as checkpoints: `hub.domain.checkpoint`)
+that the chain must still hold. Entries carry identifiers and outcomes only, never personal data or
 bodies.
 """
 
@@ -86,24 +89,41 @@ def seal(last_seq: int, last_hash: bytes, entries: Iterable[AuditEntry]) -> list
     return out
 
 
+# How a row known from outside the database is named in a break: (the..., a...).
+_KEPT = ("the head kept elsewhere", "a head kept elsewhere")
+_SIGNED = ("the signed checkpoint", "a signed checkpoint")
+
+
 class ChainVerifier:
-    """Checks rows one at a time, in `seq` order, in constant memory."""
+    """Checks rows one at a time, in `seq` order, in constant memory (plus the known rows)."""
 
     def __init__(
         self,
         start_seq: int = 0,
         start_hash: bytes = GENESIS,
         kept: tuple[int, bytes] | None = None,
+        checkpoints: Iterable[tuple[int, bytes]] = (),
     ) -> None:
         """`kept`: a head (seq, hash) printed by an earlier verification and kept outside the
-        database; the chain must still hold that row, unchanged."""
+        database; `checkpoints`: heads (seq, hash) whose signatures the caller verified
+        (`hub.domain.checkpoint`). The chain must still hold each of those rows, unchanged."""
         self._prev, self._expected = start_hash, start_seq + 1
-        self._kept = kept
-        # A kept head at or before the start can only be the start itself.
-        self._kept_break = (
-            ChainBreak(kept[0], "the head kept elsewhere is not in the chain")
-            if kept is not None and kept[0] <= start_seq and kept != (start_seq, start_hash)
-            else None
+        known = [(s, h, _SIGNED) for s, h in checkpoints]
+        if kept is not None:
+            known.append((kept[0], kept[1], _KEPT))
+        self._known: dict[int, list[tuple[bytes, tuple[str, str]]]] = {}
+        for s, h, names in known:
+            self._known.setdefault(s, []).append((h, names))
+        # The furthest row known from outside, and how it is named.
+        self._furthest = max(((s, names) for s, _h, names in known), default=None)
+        # A known row at or before the start can only be the start itself.
+        self._early_break = next(
+            (
+                ChainBreak(s, f"{names[0]} is not in the chain")
+                for s, h, names in sorted(known, key=lambda k: k[0])
+                if s <= start_seq and (s, h) != (start_seq, start_hash)
+            ),
+            None,
         )
 
     def feed(self, r: SealedEntry) -> ChainBreak | None:
@@ -116,21 +136,24 @@ class ChainVerifier:
             return ChainBreak(r.seq, "link to the previous row does not match")
         if _hash(self._prev, r.seq, r.entry) != r.hash:
             return ChainBreak(r.seq, "row content does not match its hash")
-        if self._kept is not None and r.seq == self._kept[0] and r.hash != self._kept[1]:
-            return ChainBreak(r.seq, "row differs from the head kept elsewhere")
+        for hash_, names in self._known.get(r.seq, ()):
+            if r.hash != hash_:
+                return ChainBreak(r.seq, f"row differs from {names[0]}")
         self._prev, self._expected = r.hash, self._expected + 1
         return None
 
     def ends_at(self, seq: int, hash_: bytes) -> ChainBreak | None:
         """Once every row is fed: the break, if the chain does not end at the head (`seq`,
-        `hash_`) its writers recorded, or lacks the head kept elsewhere. Rows cut off the end show
-        here; if the head row was rewritten too, only against a head kept elsewhere."""
-        if self._kept_break is not None:
-            return self._kept_break
+        `hash_`) its writers recorded, or lacks a row known from outside (a head kept elsewhere, a
+        signed checkpoint). Rows cut off the end show here; if the head row was rewritten too, only
+        against a row known from outside."""
+        if self._early_break is not None:
+            return self._early_break
         last = self._expected - 1
-        end = seq if self._kept is None else max(seq, self._kept[0])
+        end, whose = seq, "the head is"
+        if self._furthest is not None and self._furthest[0] > seq:
+            end, whose = self._furthest[0], f"{self._furthest[1][1]} is"
         if last < end:
-            whose = "the head is" if end == seq else "a head kept elsewhere is"
             return ChainBreak(last + 1, f"rows {last + 1} to {end} are missing ({whose} {end})")
         if last > seq:
             return ChainBreak(seq + 1, f"rows after the head ({seq}) were added outside the chain")

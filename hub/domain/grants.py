@@ -35,6 +35,7 @@ from hub.settings import SecuritySettings
 __all__ = ["NOTHING", "Grant", "grants", "user_definitions"]
 
 NOTHING: Final = "^$"
+_PARTY_LIMITS: Final = (("max-connections", 8), ("max-channels", 64))
 _DEFAULT_EXCHANGE: Final = "amq.default"
 
 
@@ -47,6 +48,9 @@ class Grant:
     write: str = NOTHING
     read: str = NOTHING
     tags: tuple[str, ...] = ()
+    # per-user connection and channel caps (`deploy/rabbitmq/users.sh` applies them): a client
+    # gone wrong, opening connection after connection, cannot starve the broker for the others
+    limits: tuple[tuple[str, int], ...] = ()
 
 
 def _only(*names: str) -> str:
@@ -69,15 +73,19 @@ def grants(units: Iterable[str], security: SecuritySettings) -> tuple[Grant, ...
     p = security.user_prefix
     out = [_hub(p)]
     out += [
-        Grant(f"{p}court-{system}", write=_only(in_queue("court")))
+        Grant(security.court_user(system), write=_only(in_queue("court")), limits=_PARTY_LIMITS)
         for system in security.court_systems
     ]
-    out += [Grant(f"{p}{c}", write=_only(in_queue(c))) for c in ("setarim", "bnmp")]
+    out += [
+        Grant(f"{p}{c}", write=_only(in_queue(c)), limits=_PARTY_LIMITS)
+        for c in ("setarim", "bnmp")
+    ]
     out += [
         Grant(
             security.unit_user(u),
             write=_only(in_queue("custodial_unit"), unit_exchange(u)),
             read=_only(unit_queue(u)),
+            limits=_PARTY_LIMITS,
         )
         for u in sorted(set(units))
     ]
@@ -99,7 +107,7 @@ def user_definitions(granted: Iterable[Grant], vhost: str = "/") -> dict[str, An
                 "password_hash": "",
                 "hashing_algorithm": "rabbit_password_hashing_sha256",
                 "tags": list(g.tags),
-                "limits": {},
+                "limits": dict(g.limits),
             }
             for g in granted
         ],

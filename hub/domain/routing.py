@@ -17,10 +17,11 @@ from contracts.bnmp import (
     BnmpRegistrationRejected,
     WarrantComplied,
     WarrantExpired,
+    WarrantRecorded,
 )
 from contracts.court import ReleaseOrderIssued, WarrantIssued, WarrantRevoked
 from contracts.custodial_unit import ComplianceCertified, ReceiptAcknowledged
-from contracts.hub_events import DeadlineAlert, ImpedimentReferred
+from contracts.hub_events import DeadlineAlert, ImpedimentLifted, ImpedimentReferred
 from contracts.setarim import ValidationCompleted
 from hub.domain.topology import Connector, out_queue, unit_queue
 from hub.errors import Unroutable
@@ -39,6 +40,8 @@ _TABLE: Final[dict[type, tuple[str, ...]]] = {
     ReleaseOrderIssued: ("bnmp", "setarim", "unit"),
     ValidationCompleted: ("unit", "court"),
     ImpedimentReferred: ("court", "unit"),
+    # With no impediment left, SETARIM validates the order again (S000 art.4 §2); see `route`.
+    ImpedimentLifted: ("setarim", "court"),
     ReceiptAcknowledged: ("court",),
     ComplianceCertified: ("bnmp", "court"),
     BnmpRegistrationCompleted: ("court",),
@@ -47,6 +50,8 @@ _TABLE: Final[dict[type, tuple[str, ...]]] = {
     WarrantRevoked: ("bnmp", "setarim"),
     WarrantComplied: ("court", "setarim"),
     WarrantExpired: ("court", "setarim"),
+    # A warrant BNMP holds (issued there, or revoked there): SETARIM's archive of open orders.
+    WarrantRecorded: ("setarim",),
     DeadlineAlert: ("court",),
 }
 
@@ -76,13 +81,21 @@ def _queue(target: str, unit: str | None, units: frozenset[str], kind: str) -> s
     return unit_queue(unit)
 
 
-def route(env: Envelope, unit: str | None, units: frozenset[str]) -> tuple[Route, ...]:
-    """Destinations of `env`; `unit` is the custodial unit holding the person, if known."""
+def route(
+    env: Envelope, unit: str | None, units: frozenset[str], *, court: bool = True
+) -> tuple[Route, ...]:
+    """Destinations of `env`; `unit` is the custodial unit holding the person, if known; `court`
+    False leaves the courts out: news of a warrant no court sent through the hub (issued in BNMP,
+    S004 item 10) is the court's to read in BNMP, not the hub's to deliver."""
     targets = _TABLE.get(type(env.payload), ())
+    if not court:
+        targets = tuple(t for t in targets if t != "court")
     if isinstance(env.payload, BnmpRegistrationCompleted | BnmpRegistrationRejected) and (
         env.payload.document_type in (BnmpDocumentType.WARRANT, BnmpDocumentType.COUNTER_WARRANT)
     ):
         targets = ("court",)
+    if isinstance(env.payload, ImpedimentLifted) and env.payload.remaining:
+        targets = ("court",)  # others still impede: nothing for SETARIM to validate again
     routes = []
     for target in targets:
         connector = _connector(target)

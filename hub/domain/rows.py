@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from hub.domain.acks import Closing
 from hub.domain.audit import AuditEntry
 from hub.domain.outgoing import Outgoing
 
@@ -41,6 +42,8 @@ class OrderRow:
     bnmp_id: str | None
     document: dict[str, Any]
     version: int = 1
+    # The warrants SETARIM's last certificate listed that are still in force (S000 art.4 §1).
+    impediments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class WarrantRow:
     secrecy: str
     bnmp_id: str | None
     version: int = 1
+    origin: str = "hub"  # "hub": the hub carried its issue; "bnmp": first seen in BNMP's reports
 
 
 @dataclass(frozen=True)
@@ -145,3 +149,4 @@ class Changes:
     defers: list[Deferred] = field(default_factory=list)
     undefers: list[int] = field(default_factory=list)
     released: list[tuple[str, UUID]] = field(default_factory=list)  # inbox claims given back
+    closes: list[Closing] = field(default_factory=list)  # destinations a unit's answer closes

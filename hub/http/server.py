@@ -1,9 +1,11 @@
-"""Serving an ASGI app (the ops service, a simulator) with uvicorn inside the running event loop."""
+"""Serving an ASGI app (the ops service, a simulator) with uvicorn inside the running event loop,
+over HTTP or, given a certificate and its key, HTTPS."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -25,12 +27,20 @@ def listening_socket(port: int | None = None) -> socket.socket:
 
 
 class HttpServer:
-    """An ASGI app served by uvicorn on 127.0.0.1 inside this event loop."""
+    """An ASGI app served by uvicorn on 127.0.0.1 inside this event loop; over HTTPS with
+    `certfile` (PEM, the chain) and `keyfile`."""
 
-    def __init__(self, app: FastAPI, port: int | None = None) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        port: int | None = None,
+        *,
+        certfile: Path | None = None,
+        keyfile: Path | None = None,
+    ) -> None:
         self._socket = listening_socket(port)
         self.port = int(self._socket.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if certfile else 'http'}://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
@@ -38,6 +48,8 @@ class HttpServer:
             log_level="warning",
             lifespan="off",
             access_log=False,
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
         )
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None

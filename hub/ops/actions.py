@@ -6,13 +6,16 @@ audit entry, so two operators cannot replay the same letter twice and the audit 
 A refusal is audited too (`dead_letter.replay_refused`), with the operator's reason.
 
 A plain replay keeps the message id, so an inbox that somehow saw it still drops the copy; an
-edited copy gets a new id and an `x-hub-edited-from` header naming the original.
+edited copy gets a new id and an `x-hub-edited-from` header naming the original. An edit runs only
+once a second admin approved it (`hub.ops.approvals` calls `replay_in` with the approval, whose
+names and reasons go into the audit entry); `check_edit` tells the requester at once what would be
+refused. A replay to an outbound queue is judged against the outbox's copy of the message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from uuid import uuid4
 
 import asyncpg
@@ -29,6 +32,7 @@ from hub.ops.edits import EditedMessage, edit_message
 from hub.ops.replay import (
     Known,
     OrderFacts,
+    SentFacts,
     Verdict,
     WarrantFacts,
     parse_body,
@@ -39,7 +43,7 @@ from hub.store import audit_repo, ops_letters
 from hub.store.ops_letters import DeadLetter, LetterRef
 from hub.store.pool import Conn
 
-__all__ = ["ActionResult", "Actions", "LetterNotFound", "StatusChange"]
+__all__ = ["ActionResult", "Actions", "EditCheck", "LetterNotFound", "StatusChange"]
 
 
 class LetterNotFound(LookupError):
@@ -64,6 +68,14 @@ class StatusChange:
 
     changed: tuple[int, ...]
     skipped: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EditCheck:
+    """An edit that would be accepted now: the dead letter and the edited message."""
+
+    row: DeadLetter
+    edit: EditedMessage
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,18 @@ async def load_known(conn: Conn, env: Envelope, *, lock: bool = False) -> Known:
     )
 
 
+async def _known(conn: Conn, row: DeadLetter, parsed: object, *, lock: bool = False) -> Known:
+    """What the verdict needs: the rows the message touches and, for a letter that failed in an
+    outbound queue, the outbox's copy of the message the hub sent."""
+    known = await load_known(conn, parsed, lock=lock) if isinstance(parsed, Envelope) else Known()
+    if row.queue.endswith(".in") or row.message_id is None:
+        return known
+    copy = await ops_letters.sent_copy(conn, row.message_id)
+    if copy is None:
+        return known
+    return replace(known, sent=SentFacts(copy.body, frozenset((copy.routing_key, *copy.cc))))
+
+
 class Actions:
     """Operator actions on dead letters; every one is audited with who and why."""
 
@@ -116,39 +140,64 @@ class Actions:
         """What a plain replay of this dead letter would be told now (no lock, no audit)."""
         parsed = parse_body(bytes(row.body))
         async with self._pool.acquire() as conn:
-            known = await load_known(conn, parsed) if isinstance(parsed, Envelope) else Known()
+            known = await _known(conn, row, parsed)
         return replay_verdict(
             status=row.status,
             queue=row.queue,
             parsed=parsed,
+            body=bytes(row.body),
             known=known,
             work_queues=self._work_queues,
         )
 
     async def replay(
+        self, letter_id: int, who: Principal, reason: str, *, job_id: int | None = None
+    ) -> ActionResult:
+        """Replay one dead letter as it is."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await self.replay_in(conn, letter_id, who, reason, job_id=job_id)
+
+    async def replay_in(
         self,
+        conn: Conn,
         letter_id: int,
         who: Principal,
         reason: str,
         *,
         edited: str | None = None,
         job_id: int | None = None,
+        approval: Mapping[str, object] | None = None,
     ) -> ActionResult:
-        """Replay one dead letter (edited first when `edited` is given, admins only)."""
+        """Replay one dead letter in the caller's transaction: as it is, or an edited copy
+        (`edited`: an admin's, approved by another admin, whose `approval` goes to the audit)."""
+        row = await ops_letters.get_letter(conn, letter_id, lock=True)
+        if row is None:
+            raise LetterNotFound(letter_id)
+        more = dict(approval or {})
+        plan = await self._plan(conn, row, who, edited)
+        if isinstance(plan, Verdict):
+            return await self._refused(conn, row, who, reason, plan, job_id, more)
+        try:
+            await self._publisher.publish(plan.outgoing)
+        except PublishFailed as e:
+            detail = _detail(row, who, reason, why=str(e), job=job_id, **more)
+            await self._audit(conn, who, "dead_letter.replay_failed", row, detail)
+            return ActionResult(letter_id, False, "publish_failed", str(e))
+        return await self._replayed(conn, row, who, reason, plan, job_id, more)
+
+    async def check_edit(
+        self, letter_id: int, who: Principal, reason: str, edited: str
+    ) -> EditCheck | ActionResult:
+        """Whether an edit would be replayed now (a refusal is audited, as a replay's is)."""
         async with self._pool.acquire() as conn, conn.transaction():
             row = await ops_letters.get_letter(conn, letter_id, lock=True)
             if row is None:
                 raise LetterNotFound(letter_id)
             plan = await self._plan(conn, row, who, edited)
             if isinstance(plan, Verdict):
-                return await self._refused(conn, row, who, reason, plan, job_id)
-            try:
-                await self._publisher.publish(plan.outgoing)
-            except PublishFailed as e:
-                detail = _detail(row, who, reason, why=str(e), job=job_id)
-                await self._audit(conn, who, "dead_letter.replay_failed", row, detail)
-                return ActionResult(letter_id, False, "publish_failed", str(e))
-            return await self._replayed(conn, row, who, reason, plan, job_id)
+                return await self._refused(conn, row, who, reason, plan, None, {})
+            assert plan.edit is not None  # an edit was given
+            return EditCheck(row, plan.edit)
 
     async def _plan(
         self, conn: Conn, row: DeadLetter, who: Principal, edited: str | None
@@ -162,14 +211,12 @@ class Actions:
             if isinstance(checked, Verdict):
                 return checked
             edit, parsed = checked, checked.envelope
-        known = (
-            await load_known(conn, parsed, lock=True) if isinstance(parsed, Envelope) else Known()
-        )
         verdict = replay_verdict(
             status=row.status,
             queue=row.queue,
             parsed=parsed,
-            known=known,
+            body=edit.body if edit else bytes(row.body),
+            known=await _known(conn, row, parsed, lock=True),
             work_queues=self._work_queues,
         )
         if not verdict.allowed:
@@ -185,9 +232,10 @@ class Actions:
         reason: str,
         verdict: Verdict,
         job_id: int | None,
+        more: Mapping[str, object],
     ) -> ActionResult:
         await ops_letters.mark_refused(conn, row.id, verdict.code, self._clock())
-        detail = _detail(row, who, reason, code=verdict.code, why=verdict.why, job=job_id)
+        detail = _detail(row, who, reason, code=verdict.code, why=verdict.why, job=job_id, **more)
         await self._audit(conn, who, "dead_letter.replay_refused", row, detail)
         return ActionResult(row.id, False, verdict.code, verdict.why, failures=row.failures)
 
@@ -199,11 +247,12 @@ class Actions:
         reason: str,
         plan: _Plan,
         job_id: int | None,
+        more: Mapping[str, object],
     ) -> ActionResult:
         sent = plan.outgoing.message_id
         await ops_letters.mark_replayed(conn, row.id, who.actor, self._clock(), sent)
         paths = list(plan.edit.changed) if plan.edit else None
-        detail = _detail(row, who, reason, replayed_as=sent, edited_paths=paths, job=job_id)
+        detail = _detail(row, who, reason, replayed_as=sent, edited_paths=paths, job=job_id, **more)
         action = "dead_letter.edited_and_replayed" if plan.edit else "dead_letter.replayed"
         await self._audit(conn, who, action, row, detail)
         why = f"published to {row.queue} as {sent}"

@@ -7,13 +7,13 @@ Roles are ordered: a viewer reads (personal data masked), an operator also repla
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
 from hub.settings import OpsUser
 
-__all__ = ["Principal", "Role", "bearer_token", "resolve"]
+__all__ = ["Principal", "Role", "bearer_token", "may_scrape", "resolve"]
 
 
 class Role(IntEnum):
@@ -71,3 +71,16 @@ def resolve(tokens: Mapping[str, OpsUser], token: str | None) -> Principal | Non
         if hmac.compare_digest(known.encode(), token.encode()):
             found = user
     return Principal(found.user, Role.named(found.role)) if found else None
+
+
+def may_scrape(
+    tokens: Mapping[str, OpsUser], metrics_tokens: Collection[str], token: str | None
+) -> bool:
+    """Whether `token` may read `/metrics`: any ops token, or one of the metrics-only tokens
+    (compared in constant time, every one of them)."""
+    if not token:
+        return False
+    scraper = False
+    for known in metrics_tokens:
+        scraper |= hmac.compare_digest(known.encode(), token.encode())
+    return scraper or resolve(tokens, token) is not None

@@ -14,14 +14,17 @@ progress survives in PostgreSQL and the dashboard shows it. The runner:
 
 A message replayed to a queue the hub does not consume (a custodial unit's) counts as settled once
 published: its consumer is outside the hub, and a failure there comes back as a dead letter.
-A job is cancelled between two items; a process that stops mid-job marks it `interrupted`.
+A job is cancelled between two items; a process that stops mid-job marks it `interrupted`. One
+job at a time runs per filter (`selection_key`): a second one of the same filter is refused while
+the first is in its canary or running (`FilterBusy`). A job of more than `approval_above` dead
+letters starts only once a second admin approved it (`hub.ops.approvals`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,12 +36,13 @@ from hub.domain.audit import AuditEntry
 from hub.ops.actions import Actions
 from hub.ops.auth import Principal
 from hub.ops.progress import BulkProgress, ItemOutcome
-from hub.ops.search import DeadLetterFilter
+from hub.ops.search import DeadLetterFilter, selection_key
 from hub.settings import OpsSettings
 from hub.store import audit_repo, ops_jobs, ops_letters
-from hub.store.ops_jobs import JobItem
+from hub.store.ops_jobs import FilterBusy, JobItem
+from hub.store.pool import Conn
 
-__all__ = ["BulkReplays", "NothingToReplay", "settle_outcome"]
+__all__ = ["MAX_ITEMS", "BulkReplays", "FilterBusy", "NothingToReplay", "settle_outcome"]
 
 log = structlog.get_logger("hub.ops.bulk")
 
@@ -46,7 +50,7 @@ Sleep = Callable[[float], Awaitable[None]]
 _POLL_S = 0.1
 # How often a running job looks at what came back (and for a cancel): at most this late it stops.
 _CHECK_S = 0.1
-_MAX_ITEMS = 10_000
+MAX_ITEMS = 10_000
 
 
 class NothingToReplay(ValueError):
@@ -116,31 +120,63 @@ class BulkReplays:
         self._sleep = sleep
         self._tasks: dict[int, asyncio.Task[BulkProgress]] = {}
 
+    async def matching(self, selection: DeadLetterFilter) -> list[int]:
+        """The parked dead letters a bulk replay of `selection` would take now, in id order."""
+        parked = selection.model_copy(update={"status": "parked"})
+        async with self._pool.acquire() as conn:
+            return await ops_letters.select_ids(conn, parked, MAX_ITEMS)
+
     async def create(
         self, selection: DeadLetterFilter, who: Principal, reason: str, rate: float | None = None
     ) -> int:
         """Fix the job's dead letters (parked ones only) and audit its start; return its id."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await self.create_in(conn, selection, who, reason, rate)
+
+    async def create_in(
+        self,
+        conn: Conn,
+        selection: DeadLetterFilter,
+        who: Principal,
+        reason: str,
+        rate: float | None = None,
+        *,
+        only: Sequence[int] | None = None,
+        approval: Mapping[str, object] | None = None,
+    ) -> int:
+        """`create` in the caller's transaction; `only` keeps the dead letters fixed when the job
+        was requested (an approved request), `approval` names who approved it and why."""
         parked = selection.model_copy(update={"status": "parked"})
         pace = min(rate or self._settings.replay_rate_per_s, self._settings.replay_rate_per_s)
-        async with self._pool.acquire() as conn, conn.transaction():
-            ids = await ops_letters.select_ids(conn, parked, _MAX_ITEMS)
-            if not ids:
-                raise NothingToReplay("no parked dead letter matches")
-            now = self._clock()
-            chosen = parked.model_dump(mode="json", exclude_defaults=True)
-            job_id = await ops_jobs.add_job(
-                conn,
-                by=who.actor,
-                reason=reason,
-                selection=chosen,
-                rate_per_s=pace,
-                max_failures=self._settings.replay_max_failures,
-                ids=ids,
-                now=now,
-            )
-            detail = {"job": job_id, "count": len(ids), "selection": chosen, "reason": reason}
-            entry = AuditEntry(now, who.actor, "dead_letter.bulk_replay_started", "-", detail)
-            await audit_repo.append(conn, [entry])
+        fixed = parked if only is None else parked.model_copy(update={"ids": tuple(only)})
+        ids = await ops_letters.select_ids(conn, fixed, MAX_ITEMS)
+        if not ids:
+            raise NothingToReplay("no parked dead letter matches")
+        now = self._clock()
+        chosen = parked.model_dump(mode="json", exclude_defaults=True)
+        approved_by = str(approval["approved_by"]) if approval else None
+        job_id = await ops_jobs.add_job(
+            conn,
+            by=who.actor,
+            reason=reason,
+            selection=chosen,
+            rate_per_s=pace,
+            max_failures=self._settings.replay_max_failures,
+            ids=ids,
+            now=now,
+            selection_key=selection_key(parked),
+            approved_by=approved_by,
+        )
+        detail = {
+            "job": job_id,
+            "count": len(ids),
+            "selection": chosen,
+            "reason": reason,
+            "role": who.role.label,
+            **(approval or {}),
+        }
+        entry = AuditEntry(now, who.actor, "dead_letter.bulk_replay_started", "-", detail)
+        await audit_repo.append(conn, [entry])
         return job_id
 
     def spawn(self, job_id: int, who: Principal, reason: str) -> None:

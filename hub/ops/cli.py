@@ -2,8 +2,10 @@
 
 Writes need a token of the operator role or higher (`--token` or `HUB_OPS_TOKEN`), exactly as the
 API does, and always a `--reason`; what the token's user does is audited under their name. Without
-a token the commands read only, with personal data masked. Bulk replays are staged as on the web
-(canary first, throttled, stop on repeated failure) and run in the foreground.
+a token the commands read as a viewer does: bodies through the allowlist, no error text, no secret
+document. Bulk replays are staged as on the web (canary first, throttled, stop on repeated
+failure) and run in the foreground; an edit-and-replay, and a bulk replay above
+`ops.approval_above` dead letters, wait for a second admin (`dlq approve`).
 """
 
 from __future__ import annotations
@@ -115,13 +117,16 @@ def list_(
     since: Opt = None,
     until: Opt = None,
     search: Opt = None,
-    limit: int = 50,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    token: Token = None,
     as_json: AsJson = False,
 ) -> None:
     """List dead letters, newest first (filters as on the dashboard)."""
     f = _filter(status, kind=kind, connector=connector, error=error, process=process,
                 subject=subject, since=since, until=until, search=search)  # fmt: skip
-    page = _run(_settings(ctx), lambda ops: ops.dead_letters(f, limit))
+    settings = _settings(ctx)
+    who = _who(settings, token)
+    page = _run(settings, lambda ops: ops.dead_letters(f, who, limit))
     if as_json:
         return _echo_json(page)
     table = Table("id", "last failed", "connector", "queue", "kind", "subject", "reason", "×")
@@ -135,9 +140,13 @@ def list_(
 
 
 @dlq_app.command("groups")
-def groups(ctx: typer.Context, status: Status = "parked", as_json: AsJson = False) -> None:
+def groups(
+    ctx: typer.Context, status: Status = "parked", token: Token = None, as_json: AsJson = False
+) -> None:
     """Dead letters grouped by error type, reason, connector and kind."""
-    found = _run(_settings(ctx), lambda ops: ops.groups(_filter(status)))
+    settings = _settings(ctx)
+    who = _who(settings, token)
+    found = _run(settings, lambda ops: ops.groups(_filter(status), who))
     if as_json:
         return _echo_json(found)
     table = Table("count", "error type", "reason", "connector", "kind", "last failed")
@@ -149,11 +158,24 @@ def groups(ctx: typer.Context, status: Status = "parked", as_json: AsJson = Fals
 
 
 @dlq_app.command("show")
-def show(ctx: typer.Context, letter_id: int, token: Token = None, as_json: AsJson = False) -> None:
-    """One dead letter: error, headers, trace, body (masked unless the token is an admin's)."""
+def show(
+    ctx: typer.Context,
+    letter_id: int,
+    token: Token = None,
+    reveal: Annotated[bool, typer.Option(help="as it is (admin, with --reason; audited)")] = False,
+    reason: ReasonOpt = "",
+    as_json: AsJson = False,
+) -> None:
+    """One dead letter: error, headers, trace, body (through the allowlist; `--reveal` shows an
+    admin everything, with a reason, and the audit log records it)."""
     settings = _settings(ctx)
-    who = _who(settings, token)
-    found = _run(settings, lambda ops: ops.dead_letter(letter_id, who))
+    if reveal:
+        why = _reason(reason)
+        admin = _who(settings, token, Role.ADMIN)
+        found = _run(settings, lambda ops: ops.reveal(letter_id, admin, why))
+    else:
+        who = _who(settings, token)
+        found = _run(settings, lambda ops: ops.dead_letter(letter_id, who))
     if found is None:
         console.print(f"[red]no dead letter {letter_id}[/red]")
         raise typer.Exit(1)
@@ -185,13 +207,24 @@ async def _replay_one(ops: OpsService, letter_id: int, who: Principal, reason: s
 async def _replay_bulk(
     ops: OpsService, f: DeadLetterFilter, who: Principal, reason: str, rate: float | None
 ) -> int:
-    from hub.ops.bulk import NothingToReplay
+    from hub.ops.approvals import PendingBulkExists
+    from hub.ops.bulk import FilterBusy, NothingToReplay
 
     try:
-        job_id = await ops.bulk.create(f, who, reason, rate)
-    except NothingToReplay as e:
-        console.print(f"[yellow]{e}[/yellow]")
+        started = await ops.approvals.start_bulk(f, who, reason, rate)
+    except (NothingToReplay, FilterBusy, PendingBulkExists) as e:
+        console.print(f"[yellow]{type(e).__name__}: {e}[/yellow]")
         return 1
+    if started.job_id is None:
+        console.print(
+            f"more than {ops.settings.ops.approval_above} dead letters: request "
+            f"{started.approval_id} waits for a second admin (dlq approve {started.approval_id})"
+        )
+        return 0
+    return await _run_job(ops, started.job_id, who, reason)
+
+
+async def _run_job(ops: OpsService, job_id: int, who: Principal, reason: str) -> int:
     started = time.perf_counter()
     console.print(f"replay job {job_id}: canary first…")
     progress = await ops.bulk.run(job_id, who, reason)
@@ -242,17 +275,89 @@ def edit_replay(
     reason: ReasonOpt = "",
     token: Token = None,
 ) -> None:
-    """Replay an edited copy of a dead letter (admin): new message id, linked to the original."""
+    """Ask for an edited copy of a dead letter to be replayed (admin): new message id, linked to
+    the original; it runs once a second admin approves it (`dlq approve`)."""
     settings, why = _settings(ctx), _reason(reason)
     who = _who(settings, token, Role.ADMIN)
     text = body_file.read_text(encoding="utf-8")
 
     async def job(ops: OpsService) -> int:
-        result = await ops.actions.replay(letter_id, who, why, edited=text)
-        console.print(f"{result.code}: {result.why}")
-        return 0 if result.done else 2
+        from hub.ops.actions import ActionResult
+
+        found = await ops.approvals.request_edit(letter_id, who, why, text)
+        if isinstance(found, ActionResult):
+            console.print(f"[red]{found.code}: {found.why}[/red]")
+            return 2
+        console.print(f"request {found.id} waits for a second admin (dlq approve {found.id})")
+        return 0
 
     raise typer.Exit(_run(settings, job))
+
+
+@dlq_app.command("approvals")
+def approvals(
+    ctx: typer.Context, state: Opt = "pending", token: Token = None, as_json: AsJson = False
+) -> None:
+    """Requests waiting for a second admin (`--state any` for all)."""
+    from hub.ops.approvals import view
+
+    settings = _settings(ctx)
+    _who(settings, token, Role.OPERATOR)
+    wanted = None if state in (None, "any") else state
+    found = [view(a) for a in _run(settings, lambda ops: ops.approvals.list(wanted))]
+    if as_json:
+        return _echo_json(found)
+    table = Table("id", "action", "state", "by", "reason", "letters", "changes", "decided by")
+    for a in found:
+        paths = ", ".join(c.path for c in a.changes)
+        table.add_row(str(a.id), a.action, a.state, a.requested_by, a.request_reason,
+                      str(a.count), paths, a.decided_by or "")  # fmt: skip
+    console.print(table)
+    return None
+
+
+def _decide(
+    ctx: typer.Context, approval_id: int, reason: str, token: str | None, *, approve: bool
+) -> None:
+    from hub.ops.approvals import ApprovalClosed, ApprovalNotFound, OwnRequest
+    from hub.ops.bulk import FilterBusy
+
+    settings, why = _settings(ctx), _reason(reason)
+    who = _who(settings, token, Role.ADMIN)
+
+    async def job(ops: OpsService) -> int:
+        try:
+            decided = await ops.approvals.decide(approval_id, who, why, approve=approve)
+        except (ApprovalNotFound, ApprovalClosed, OwnRequest, FilterBusy) as e:
+            console.print(f"[red]{type(e).__name__}: {e}[/red]")
+            return 2
+        console.print(f"request {approval_id} {decided.approval.state}")
+        if decided.replay is not None:
+            colour = "green" if decided.replay.done else "red"
+            console.print(f"[{colour}]{decided.replay.code}: {decided.replay.why}[/{colour}]")
+            return 0 if decided.replay.done else 2
+        if decided.job_id is not None and decided.runner is not None:
+            why_asked = decided.approval.request_reason
+            return await _run_job(ops, decided.job_id, decided.runner, why_asked)
+        return 0
+
+    raise typer.Exit(_run(settings, job))
+
+
+@dlq_app.command("approve")
+def approve(
+    ctx: typer.Context, approval_id: int, reason: ReasonOpt = "", token: Token = None
+) -> None:
+    """Approve another person's request (admin), with a reason: it runs now."""
+    _decide(ctx, approval_id, reason, token, approve=True)
+
+
+@dlq_app.command("reject")
+def reject(
+    ctx: typer.Context, approval_id: int, reason: ReasonOpt = "", token: Token = None
+) -> None:
+    """Reject another person's request (admin), with a reason."""
+    _decide(ctx, approval_id, reason, token, approve=False)
 
 
 def _status_change(
@@ -342,9 +447,13 @@ def status(
 
 
 @ops_app.command("timeline")
-def timeline(ctx: typer.Context, subject: str, as_json: AsJson = False) -> None:
+def timeline(
+    ctx: typer.Context, subject: str, token: Token = None, as_json: AsJson = False
+) -> None:
     """The timeline of one release order or warrant."""
-    found = _run(_settings(ctx), lambda ops: ops.timeline(subject))
+    settings = _settings(ctx)
+    who = _who(settings, token)
+    found = _run(settings, lambda ops: ops.timeline(subject, who))
     if as_json:
         return _echo_json(found)
     if not found.found:

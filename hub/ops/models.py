@@ -17,15 +17,22 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 __all__ = [
+    "AckItem",
     "Acknowledgements",
+    "ApprovalChange",
+    "ApprovalDecided",
+    "ApprovalView",
+    "AuditCheckpoint",
     "AuditLine",
     "Body",
+    "BrokerStatus",
     "BucketCount",
     "ConnectorView",
     "DeadLetterDetail",
     "DeadLetterItem",
     "DeadLetterPage",
     "DeadlineCounts",
+    "DeliveryAcks",
     "Distribution",
     "EventDetail",
     "Health",
@@ -94,6 +101,42 @@ class Overview(_Out):
     outbox_backlog: int
     outbox_oldest_s: float
     replay_jobs_active: int
+    acks_open: int  # destinations not yet acknowledged (`hub.domain.acks`)
+    acks_alerted: int  # ... and still not after the reconciler's tries: someone must look
+
+
+class BrokerStatus(_Out):
+    """Whether RabbitMQ lets the hub publish: the hub's own connection blocked (None when this
+    ops service runs apart from a hub), since when, and the nodes' resource alarms (None when
+    the management API does not answer)."""
+
+    blocked: bool | None
+    blocked_since: datetime | None
+    alarms: list[str] | None
+
+
+class AckItem(_Out):
+    """One destination not yet acknowledged: the message, its queue, how often it was sent again,
+    when the reconciler looks next, and when it gave up and alerted (None while it still tries)."""
+
+    message_id: UUID
+    queue: str
+    kind: str
+    subject: str
+    sent_at: datetime
+    tries: int
+    next_at: datetime | None
+    alerted_at: datetime | None
+
+
+class DeliveryAcks(_Out):
+    """The technical acknowledgements still open, by queue role ("hub": queues the hub delivers
+    from; "unit": the units' queues), those alerted, and the list (alerted first, oldest first)."""
+
+    open: dict[str, int]
+    alerted: dict[str, int]
+    oldest_open_s: float
+    items: list[AckItem]
 
 
 class QueueView(_Out):
@@ -314,6 +357,18 @@ class AuditLine(_Out):
     detail: JsonObject
 
 
+class AuditCheckpoint(_Out):
+    """A signed checkpoint of the audit chain's head (`hub.domain.checkpoint`), as the hub's
+    checkpoint file holds it: keep it outside the database, and `python -m hub audit verify
+    --checkpoints FILE` checks the chain against it. `at` is the signed text, kept as it is."""
+
+    seq: int
+    hash: str
+    at: str
+    key_id: str
+    signature: str
+
+
 # ---------------------------------------------------------------- dead letters
 
 
@@ -364,12 +419,14 @@ class LetterGroup(_Out):
 
 
 class Body(_Out):
-    """A dead letter's body: JSON (masked below admin), text or base64 (admin), else size only."""
+    """A dead letter's body: the allowlisted fields of a JSON message (`masked`, with how many
+    values were withheld), else its size only; revealed to an admin: JSON, text or base64."""
 
     format: Literal["json", "opaque", "text", "base64"]
     masked: bool
     content: JsonValue
     size: int
+    hidden_fields: int
 
 
 class VerdictView(_Out):
@@ -410,9 +467,11 @@ class StatusChanged(_Out):
 
 
 class JobStarted(_Out):
-    """A bulk replay was created and started."""
+    """A bulk replay was created and started (`id`), or waits for a second admin's approval
+    (`approval`: the request's id) because it covers more dead letters than the setting allows."""
 
-    id: int
+    id: int | None
+    approval: int | None = None
 
 
 class JobCancelling(_Out):
@@ -438,3 +497,44 @@ class ReplayJob(_Out):
     updated_at: datetime
     finished_at: datetime | None
     items: dict[str, int]
+
+
+# ---------------------------------------------------------------- four-eyes approvals
+
+
+class ApprovalChange(_Out):
+    """One path an edit changes, with both values as the allowlist shows them."""
+
+    path: str
+    before: JsonValue
+    after: JsonValue
+
+
+class ApprovalView(_Out):
+    """A request for a second admin's approval: what, by whom and why; the decision when made."""
+
+    id: int
+    action: Literal["edit_replay", "bulk_replay"]
+    state: Literal["pending", "approved", "rejected", "expired"]
+    requested_at: datetime
+    requested_by: str
+    requester_role: str
+    request_reason: str
+    subject: str | None
+    dead_letter_id: int | None
+    changes: list[ApprovalChange]
+    selection: JsonObject | None
+    count: int
+    rate_per_s: float | None
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_reason: str | None
+    outcome: JsonObject | None
+
+
+class ApprovalDecided(_Out):
+    """A decision on a request, and what the approved action did (a replay, or a job started)."""
+
+    approval: ApprovalView
+    replay: ReplayAnswer | None
+    job: JobStarted | None

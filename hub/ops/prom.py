@@ -4,7 +4,8 @@ The hub's counters and histograms (`hub.metrics`: handled, retried, dead-lettere
 queue and kind, upstream calls, deadline alerts) live in the default registry of the process that
 runs the hub. The ops service adds, in a registry of its own, what it reads when scraped: queue
 depths and consumers, dead letters by connector and status, open and overdue deadlines, orders by
-state, the outbox backlog and its age, circuits and deferred deliveries, active replay jobs.
+state, the outbox backlog and its age, circuits and deferred deliveries, active replay jobs, and
+the destinations not yet acknowledged (open, and alerted by the reconciler).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from contracts import DeadlineKind
+from hub.domain.topology import CONNECTORS
 from hub.ops.rabbit_admin import QueueReport
 from hub.ops.stats import Gauges
+from hub.store.acks_repo import AckCounts
 from hub.store.ops_stats import Circuit
 
 __all__ = ["OpsCollector", "Snapshot", "exposition"]
@@ -30,6 +34,7 @@ class Snapshot:
     queues: QueueReport
     counts: Gauges
     circuits: Mapping[str, Circuit] = field(default_factory=dict)
+    acks: AckCounts | None = None
 
 
 def _family(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
@@ -68,7 +73,10 @@ def _store_families(counts: Gauges) -> Iterator[Metric]:
     yield letters
     open_ = _family("hub_deadlines_open", "Business deadlines not yet met", ["kind"])
     overdue = _family("hub_deadlines_overdue", "Business deadlines past due and not met", ["kind"])
-    for kind, n_open, n_overdue in counts.deadlines:
+    # Every kind, 0 when none is open: a series without samples leaves alerts blind.
+    counted = {kind: (n_open, n_overdue) for kind, n_open, n_overdue in counts.deadlines}
+    for kind in sorted({k.value for k in DeadlineKind} | set(counted)):
+        n_open, n_overdue = counted.get(kind, (0, 0))
         open_.add_metric([kind], n_open)
         overdue.add_metric([kind], n_overdue)
     yield open_
@@ -93,11 +101,34 @@ def _store_families(counts: Gauges) -> Iterator[Metric]:
 def _circuit_families(circuits: Mapping[str, Circuit]) -> Iterator[Metric]:
     up = _family("hub_connector_up", "1 when the connector's circuit is closed", ["connector"])
     deferred = _family("hub_connector_deferred", "Deliveries deferred while down", ["connector"])
-    for name, c in sorted(circuits.items()):
-        up.add_metric([name], 1.0 if c.state == "closed" else 0.0)
-        deferred.add_metric([name], float(c.deferred or 0))
+    # Every connector: one whose circuit never opened has no row, and is up with nothing deferred.
+    for name in sorted(set(CONNECTORS) | set(circuits)):
+        c = circuits.get(name)
+        up.add_metric([name], 0.0 if c is not None and c.state != "closed" else 1.0)
+        deferred.add_metric([name], float(c.deferred or 0) if c is not None else 0.0)
     yield up
     yield deferred
+
+
+def _ack_families(acks: AckCounts) -> Iterator[Metric]:
+    open_ = _family(
+        "hub_acks_open", "Destinations not yet acknowledged, by queue role (hub, unit)", ["role"]
+    )
+    alerted = _family(
+        "hub_acks_unacknowledged",
+        "Destinations still unacknowledged after the reconciler's tries: someone must look",
+        ["role"],
+    )
+    for role in ("hub", "unit"):
+        open_.add_metric([role], acks.open.get(role, 0))
+        alerted.add_metric([role], acks.alerted.get(role, 0))
+    yield open_
+    yield alerted
+    yield GaugeMetricFamily(
+        "hub_acks_oldest_open_seconds",
+        "Age of the oldest destination not yet acknowledged",
+        value=acks.oldest_open_s,
+    )
 
 
 class OpsCollector(Collector):
@@ -113,6 +144,8 @@ class OpsCollector(Collector):
         yield from _queue_families(self.snapshot.queues)
         yield from _store_families(self.snapshot.counts)
         yield from _circuit_families(self.snapshot.circuits)
+        if self.snapshot.acks is not None:
+            yield from _ack_families(self.snapshot.acks)
 
 
 def exposition(own: CollectorRegistry) -> bytes:

@@ -9,6 +9,7 @@ consumers; unacknowledged counts and rates are then unknown (None), and the repo
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,7 +18,15 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import aio_pika
 import httpx
 
-__all__ = ["QueueReport", "QueueStats", "RabbitAdmin", "parse_queues", "queue_role", "vhost_of"]
+__all__ = [
+    "QueueReport",
+    "QueueStats",
+    "RabbitAdmin",
+    "parse_alarms",
+    "parse_queues",
+    "queue_role",
+    "vhost_of",
+]
 
 Source = Literal["management", "amqp", "none"]
 
@@ -89,6 +98,23 @@ def parse_queues(doc: Iterable[Mapping[str, Any]], names: Sequence[str]) -> tupl
     return tuple(out)
 
 
+def parse_alarms(doc: object) -> list[str]:
+    """The resource alarms raised in a management API `/api/nodes` answer, as "memory on NODE"
+    or "disk on NODE" (pure); a node in alarm blocks every publishing connection."""
+    if not isinstance(doc, list):
+        raise ValueError("unexpected management API answer")
+    out = []
+    for node in doc:
+        if not isinstance(node, Mapping):
+            continue
+        name = node.get("name", "?")
+        if node.get("mem_alarm"):
+            out.append(f"memory on {name}")
+        if node.get("disk_free_alarm"):
+            out.append(f"disk on {name}")
+    return out
+
+
 def vhost_of(amqp_url: str) -> str:
     """The virtual host an AMQP URL names ("/" when it names none)."""
     path = urlsplit(amqp_url).path
@@ -106,11 +132,21 @@ class RabbitAdmin:
     """Reads the hub's queues: the management API first, AMQP passive declares as the fallback."""
 
     def __init__(
-        self, management_url: str, amqp_url: str, names: Sequence[str], timeout_s: float = 3.0
+        self,
+        management_url: str,
+        amqp_url: str,
+        names: Sequence[str],
+        timeout_s: float = 3.0,
+        *,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """`tls`: the context for an `https` management URL and an `amqps` AMQP URL."""
         base, auth = _api_base(management_url)
-        self._http = httpx.AsyncClient(base_url=base, auth=auth, timeout=timeout_s)
+        self._http = httpx.AsyncClient(
+            base_url=base, auth=auth, timeout=timeout_s, verify=tls if tls is not None else True
+        )
         self._amqp_url = amqp_url
+        self._tls = tls
         self._vhost = vhost_of(amqp_url)
         self._timeout = timeout_s
         self.names = tuple(names)
@@ -118,6 +154,16 @@ class RabbitAdmin:
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._http.aclose()
+
+    async def alarms(self) -> list[str] | None:
+        """The resource alarms the broker's nodes raise now (`parse_alarms`), or None when the
+        management API does not answer."""
+        try:
+            response = await self._http.get("/nodes")
+            response.raise_for_status()
+            return parse_alarms(response.json())
+        except (httpx.HTTPError, ValueError):
+            return None
 
     async def queues(self) -> QueueReport:
         """Every hub queue's numbers, from the best source that answers."""
@@ -140,7 +186,9 @@ class RabbitAdmin:
         return parse_queues(doc, self.names)
 
     async def _passive(self) -> tuple[QueueStats, ...]:
-        conn = await asyncio.wait_for(aio_pika.connect(self._amqp_url), self._timeout)
+        conn = await asyncio.wait_for(
+            aio_pika.connect(self._amqp_url, ssl_context=self._tls), self._timeout
+        )
         try:
             out = []
             channel = await conn.channel()

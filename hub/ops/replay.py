@@ -7,10 +7,12 @@ message to that queue again, so the question is what the message would do *now*:
   dry-run against the current rows (`transition_release` / `transition_warrant`, and the release
   basis for a release order) and any `IllegalTransition` or `ContractError` is the refusal;
 * from an outbound queue (`hub.bnmp.out`, `hub.setarim.out`, `hub.court.out`, a unit's queue) the
-  state change was already applied and the replay only re-delivers it: it is refused when the
-  subject is closed (certified order, revoked or expired warrant), superseded, or the delivery is
-  no longer needed (BNMP already registered it, the unit already acknowledged it, SETARIM already
-  validated it, the deadline of an alert was met).
+  state change was already applied and the replay only re-delivers it. It re-delivers only what the
+  hub sent: the outbox must hold that message id, sent to that queue, with the same bytes (a body
+  put in a dead-letter queue by anyone else, or edited, is never delivered to BNMP, SETARIM, a
+  court or a unit). It is refused when the subject is closed (certified order, revoked or expired
+  warrant), superseded, or the delivery is no longer needed (BNMP already registered it, the unit
+  already acknowledged it, SETARIM already validated it, the deadline of an alert was met).
 
 Edit-and-replay is guarded in `hub.ops.edits`; bulk replays are staged by `hub.ops.progress`.
 """
@@ -45,6 +47,7 @@ __all__ = [
     "REPLAY_OF",
     "Known",
     "OrderFacts",
+    "SentFacts",
     "Verdict",
     "WarrantFacts",
     "parse_body",
@@ -76,12 +79,22 @@ class WarrantFacts:
 
 
 @dataclass(frozen=True)
+class SentFacts:
+    """What the hub's outbox holds of a message it sent: its bytes and the queues it went to."""
+
+    body: bytes
+    queues: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Known:
-    """The current rows a message touches, and the (subject, kind) deadlines still open."""
+    """The current rows a message touches, the (subject, kind) deadlines still open, and the
+    outbox's copy of the message when the hub sent it."""
 
     orders: Mapping[str, OrderFacts] = field(default_factory=dict)
     warrants: Mapping[str, WarrantFacts] = field(default_factory=dict)
     open_deadlines: frozenset[tuple[str, str]] = frozenset()
+    sent: SentFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -126,10 +139,12 @@ def replay_verdict(
     status: str,
     queue: str,
     parsed: Envelope | ContractError,
+    body: bytes,
     known: Known,
     work_queues: Collection[str],
 ) -> Verdict:
-    """Decide whether the dead letter (its status, failed queue and message) may be replayed."""
+    """Decide whether the dead letter (its status, failed queue, message and the bytes that would
+    be published) may be replayed."""
     if status != "parked":
         return _status_refusal(status)
     if queue not in work_queues:
@@ -142,7 +157,7 @@ def replay_verdict(
         )
     if queue.endswith(".in"):
         return _inbound(parsed, known)
-    return _outbound(parsed, connector_of(queue), known)
+    return _not_as_sent(queue, body, known) or _outbound(parsed, connector_of(queue), known)
 
 
 def _status_refusal(status: str) -> Verdict:
@@ -212,6 +227,26 @@ _VALIDATED: Final = frozenset({_R.VALIDATED, _R.IMPEDED, _R.READY, _R.READY_IMPE
 _WITHDRAWN: Final = {WarrantState.REVOKED: "revoked", WarrantState.EXPIRED: "expired"}
 
 Rule = Callable[[Envelope, str, Known], Verdict | None]
+
+
+def _not_as_sent(queue: str, body: bytes, known: Known) -> Verdict | None:
+    """Only the hub's own message, as its outbox holds it, is re-delivered to an outbound queue."""
+    sent = known.sent
+    if sent is None:
+        return _refuse(
+            "not_sent_by_hub",
+            f"the hub's outbox holds no message with this id: only what the hub sent is "
+            f"re-delivered to {queue}",
+        )
+    if queue not in sent.queues:
+        return _refuse("not_sent_there", f"the hub never sent this message to {queue}")
+    if body != sent.body:
+        return _refuse(
+            "not_as_sent",
+            f"the body differs from what the hub sent (its outbox): only the hub's own message is "
+            f"re-delivered to {queue}, never an edited or substituted one",
+        )
+    return None
 
 
 def _order(env: Envelope, known: Known) -> tuple[str, OrderFacts | None] | None:

@@ -8,12 +8,14 @@ would let any viewer probe for a CPF.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["DeadLetterFilter"]
+__all__ = ["DeadLetterFilter", "selection_key"]
 
 Short = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -46,3 +48,13 @@ class DeadLetterFilter(BaseModel):
     def narrowed(self) -> bool:
         """Whether anything but the status narrows the selection (bulk actions require it)."""
         return any(v not in (None, ()) for k, v in self.model_dump().items() if k != "status")
+
+
+def selection_key(f: DeadLetterFilter) -> str:
+    """A filter's identity for "one bulk replay at a time per filter": the same filter written
+    another way (ids in another order, a field left at its default) has the same key."""
+    doc = f.model_dump(mode="json", exclude_defaults=True)
+    if "ids" in doc:
+        doc["ids"] = sorted(set(doc["ids"]))
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

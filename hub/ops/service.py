@@ -24,21 +24,28 @@ from prometheus_client import CollectorRegistry
 
 from hub import metrics
 from hub.amqp.declare import make_broker
+from hub.amqp.flow import BrokerFlow
 from hub.amqp.publisher import Publisher, RabbitPublisher
 from hub.clock import Clock
 from hub.domain.audit import AuditEntry
+from hub.domain.checkpoint import to_json
 from hub.domain.topology import CONNECTORS, Topology, build_topology, in_queue, out_queue
 from hub.ops import stats
 from hub.ops.actions import Actions
+from hub.ops.approvals import Approvals
 from hub.ops.auth import Principal, Role
 from hub.ops.bulk import BulkReplays
 from hub.ops.models import (
+    AckItem,
     Acknowledgements,
+    AuditCheckpoint,
     AuditLine,
+    BrokerStatus,
     ConnectorView,
     DeadLetterDetail,
     DeadLetterItem,
     DeadLetterPage,
+    DeliveryAcks,
     LetterGroup,
     NoProbe,
     OrderSummary,
@@ -54,9 +61,9 @@ from hub.ops.models import (
 from hub.ops.prom import OpsCollector, Snapshot, exposition
 from hub.ops.rabbit_admin import QueueStats, RabbitAdmin
 from hub.ops.search import DeadLetterFilter
-from hub.ops.views import present_body, scrub, scrub_headers
+from hub.ops.views import FREE_TEXT_HIDDEN, present_body, scrub, shown_headers
 from hub.settings import HubSettings
-from hub.store import audit_repo, create_pool, ops_jobs, ops_letters, ops_stats
+from hub.store import acks_repo, audit_repo, create_pool, ops_jobs, ops_letters, ops_stats
 from hub.store.ops_letters import DeadLetter
 
 if TYPE_CHECKING:
@@ -87,6 +94,7 @@ class OpsService:
         consumed_queues: Collection[str] | None = None,
         probes: Mapping[str, Probe] | None = None,
         admin: RabbitAdmin | None = None,
+        flow: BrokerFlow | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -94,7 +102,10 @@ class OpsService:
         self.topology = topology
         names = [q.name for q in topology.queues]
         self.admin = admin or RabbitAdmin(
-            settings.rabbit.management_url, settings.rabbit.url, names
+            settings.rabbit.management_url,
+            settings.rabbit.url,
+            names,
+            tls=settings.tls.client_context(),
         )
         consumed = consumed_queues
         if consumed is None:
@@ -103,7 +114,9 @@ class OpsService:
             ]
         self.actions = Actions(pool, publisher, clock, topology.work_queues())
         self.bulk = BulkReplays(pool, self.actions, clock, settings.ops, consumed)
+        self.approvals = Approvals(pool, self.actions, self.bulk, clock, settings.ops)
         self._probes = dict(probes or {})
+        self._flow = flow  # the hub's broker flow, when served from the hub's process
         self._probed: dict[str, ProbeResult] = {}
         self._probed_at = -1e9
         self.registry = CollectorRegistry(auto_describe=False)
@@ -131,6 +144,7 @@ class OpsService:
             clock=hub.clock,
             consumed_queues=consumed,
             probes={**found, **(probes or {})},
+            flow=getattr(hub, "flow", None),
         )
 
     @classmethod
@@ -139,7 +153,7 @@ class OpsService:
         """An ops service with its own pool and broker connection (closed on exit)."""
         s = settings
         pool = await create_pool(s.postgres)
-        broker = make_broker(s.rabbit)
+        broker = make_broker(s.rabbit, tls=s.tls)
         try:
             await broker.connect()
             topology = build_topology(s.units, s.retry.ladder_s, s.rabbit.delivery_limit)
@@ -172,7 +186,8 @@ class OpsService:
         async with self.pool.acquire() as conn:
             counts = await stats.gauges(conn, self.clock())
             circuits = await ops_stats.connector_health(conn)
-        self.collector.snapshot = Snapshot(report, counts, circuits)
+            acks = await acks_repo.counts(conn)
+        self.collector.snapshot = Snapshot(report, counts, circuits, acks)
         return exposition(self.registry)
 
     # ------------------------------------------------------------------ queues and connectors
@@ -226,85 +241,153 @@ class OpsService:
 
     # ------------------------------------------------------------------ acknowledgements
 
-    async def acknowledgements(self) -> Acknowledgements:
-        """Orders by state, pending and overdue deadlines, time-to-compliance distribution."""
+    async def acknowledgements(self, who: Principal) -> Acknowledgements:
+        """Orders by state, pending and overdue deadlines (a viewer's without secret documents),
+        time-to-compliance distribution."""
         async with self.pool.acquire() as conn:
-            return await stats.acknowledgements(conn, self.clock())
+            return await stats.acknowledgements(conn, self.clock(), hide_secret=_viewer(who))
 
-    async def orders(self, state: str | None = None, limit: int = 100) -> list[OrderSummary]:
-        """Release orders (no personal data), latest first."""
+    async def orders(
+        self, who: Principal, state: str | None = None, limit: int = 100
+    ) -> list[OrderSummary]:
+        """Release orders (no personal data; for a viewer, no secret one), latest first."""
         async with self.pool.acquire() as conn:
-            return await stats.list_orders(conn, state, limit)
+            return await stats.list_orders(conn, state, limit, hide_secret=_viewer(who))
 
-    async def timeline(self, subject: str) -> Timeline:
-        """The timeline of one order or warrant."""
+    async def timeline(self, subject: str, who: Principal) -> Timeline:
+        """The timeline of one order or warrant; a secret (sigiloso) document's is absent for a
+        viewer (R417 art.34): it answers as if nothing were known."""
         async with self.pool.acquire() as conn:
+            if _viewer(who) and await ops_stats.is_secret(conn, subject):
+                return stats.nothing_known(subject)
             return await stats.timeline(conn, subject)
 
     async def audit(
-        self, *, operators_only: bool = True, subject: str | None = None, limit: int = 100
+        self,
+        who: Principal,
+        *,
+        operators_only: bool = True,
+        subject: str | None = None,
+        limit: int = 100,
     ) -> list[AuditLine]:
-        """The latest audit entries (operators' actions by default)."""
+        """The latest audit entries (operators' actions by default; a viewer's without secret
+        documents' entries)."""
         async with self.pool.acquire() as conn:
             return await stats.recent_audit(
-                conn, operators_only=operators_only, subject=subject, limit=limit
+                conn,
+                operators_only=operators_only,
+                subject=subject,
+                limit=limit,
+                hide_secret=_viewer(who),
             )
+
+    async def checkpoints(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditCheckpoint]:
+        """Signed checkpoints of the audit chain's head kept in the database, oldest first."""
+        async with self.pool.acquire() as conn:
+            found = await audit_repo.checkpoints(conn, after_seq=after_seq, limit=limit)
+        return [AuditCheckpoint.model_validate(to_json(cp)) for cp in found]
+
+    # ------------------------------------------------------------------ delivery acks, broker
+
+    async def delivery_acks(self, *, alerted_only: bool = False, limit: int = 100) -> DeliveryAcks:
+        """The technical acknowledgements still open (`hub.domain.acks`): counts and a list."""
+        async with self.pool.acquire() as conn:
+            acks = await acks_repo.counts(conn)
+            items = await acks_repo.open_acks(conn, alerted_only=alerted_only, limit=limit)
+        return DeliveryAcks(
+            open=dict(acks.open),
+            alerted=dict(acks.alerted),
+            oldest_open_s=max(0.0, acks.oldest_open_s),
+            items=[AckItem.model_validate(i) for i in items],
+        )
+
+    async def broker(self) -> BrokerStatus:
+        """Whether RabbitMQ blocks the hub's publishing (a resource alarm), and its alarms."""
+        flow = self._flow
+        return BrokerStatus(
+            blocked=flow.blocked if flow is not None else None,
+            blocked_since=flow.blocked_since if flow is not None else None,
+            alarms=await self.admin.alarms(),
+        )
 
     # ------------------------------------------------------------------ dead letters
 
     async def dead_letters(
-        self, f: DeadLetterFilter, limit: int = 50, before_id: int | None = None
+        self, f: DeadLetterFilter, who: Principal, limit: int = 50, before_id: int | None = None
     ) -> DeadLetterPage:
-        """A page of dead letters (newest first) and how many match in all."""
+        """A page of dead letters (newest first) and how many match in all. A viewer sees no
+        secret document's, searches identifiers only, and no error text."""
+        viewer = _viewer(who)
         async with self.pool.acquire() as conn:
-            items = await ops_letters.list_letters(conn, f, limit, before_id)
-            total = await ops_letters.count_letters(conn, f)
+            items = await ops_letters.list_letters(conn, f, limit, before_id, viewer=viewer)
+            total = await ops_letters.count_letters(conn, f, viewer=viewer)
         shown = [
             DeadLetterItem.model_validate(item).model_copy(
-                update={"error_message": scrub(item.error_message)}
+                update={"error_message": _free_text(item.error_message, who)}
             )
             for item in items
         ]
         return DeadLetterPage(total=total, items=shown)
 
-    async def groups(self, f: DeadLetterFilter) -> list[LetterGroup]:
-        """Dead letters grouped by error type, reason, connector and kind."""
+    async def groups(self, f: DeadLetterFilter, who: Principal) -> list[LetterGroup]:
+        """Dead letters grouped by error type, reason, connector and kind (for a viewer, without
+        secret documents')."""
         async with self.pool.acquire() as conn:
-            found = await ops_letters.group_letters(conn, f)
+            found = await ops_letters.group_letters(conn, f, viewer=_viewer(who))
         return [LetterGroup.model_validate(g) for g in found]
 
-    async def dead_letter(self, letter_id: int, who: Principal) -> DeadLetterDetail | None:
-        """One dead letter; masked below admin, and an admin's unmasked view is audited."""
+    async def _letter(self, letter_id: int, who: Principal) -> DeadLetter | None:
         async with self.pool.acquire() as conn:
             row = await ops_letters.get_letter(conn, letter_id)
+            if row is None or not _viewer(who):
+                return row
+            secret = row.secrecy == "secret" or (
+                row.correlation_id is not None
+                and await ops_stats.is_secret(conn, row.correlation_id)
+            )
+        return None if secret else row
+
+    async def dead_letter(self, letter_id: int, who: Principal) -> DeadLetterDetail | None:
+        """One dead letter as `who` may see it: the body through the allowlist, headers through
+        theirs, the error's text scrubbed (hidden from a viewer); a secret document's is absent
+        for a viewer. An admin sees it all only through `reveal`."""
+        row = await self._letter(letter_id, who)
         if row is None:
             return None
+        return await self._detail(row, who, revealed=False)
+
+    async def reveal(self, letter_id: int, who: Principal, reason: str) -> DeadLetterDetail | None:
+        """One dead letter as it is, for an admin who gives a reason; audited (in the same
+        transaction as the read) as `dead_letter.revealed`."""
+        if not who.may(Role.ADMIN):
+            raise PermissionError("only an admin reveals a dead letter")
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await ops_letters.get_letter(conn, letter_id)
+            if row is None:
+                return None
+            detail = {"id": row.id, "role": who.role.label, "reason": reason}
+            subject = row.correlation_id or "-"
+            entry = AuditEntry(self.clock(), who.actor, "dead_letter.revealed", subject, detail)
+            await audit_repo.append(conn, [entry])
+        return await self._detail(row, who, revealed=True)
+
+    async def _detail(self, row: DeadLetter, who: Principal, *, revealed: bool) -> DeadLetterDetail:
         verdict = await self.actions.preview(row)
-        admin = who.may(Role.ADMIN)
-        if admin:
-            await self._audit_view(row, who)
         shown = DeadLetterItem.model_validate(row).model_dump(exclude={"error_message"})
+        headers = row.headers or {}
         return DeadLetterDetail(
             **shown,
-            error_message=row.error_message if admin else scrub(row.error_message),
-            trace=row.trace if admin else scrub(row.trace),
-            headers=row.headers if admin else scrub_headers(row.headers or {}),
-            body=present_body(bytes(row.body), unmasked=admin),
+            error_message=row.error_message if revealed else _free_text(row.error_message, who),
+            trace=row.trace if revealed else _free_text(row.trace, who),
+            headers=dict(headers) if revealed else shown_headers(headers, free_text=_free(who)),
+            body=present_body(bytes(row.body), unmasked=revealed),
             verdict=VerdictView(allowed=verdict.allowed, code=verdict.code, why=verdict.why),
         )
 
-    async def _audit_view(self, row: DeadLetter, who: Principal) -> None:
-        detail = {"id": row.id, "role": who.role.label, "unmasked": True}
-        entry = AuditEntry(
-            self.clock(), who.actor, "dead_letter.viewed", row.correlation_id or "-", detail
-        )
-        async with self.pool.acquire() as conn, conn.transaction():
-            await audit_repo.append(conn, [entry])
-
-    async def jobs(self) -> list[ReplayJob]:
+    async def jobs(self, limit: int = 50) -> list[ReplayJob]:
         """The latest replay jobs with their progress."""
         async with self.pool.acquire() as conn:
-            found = await ops_jobs.list_jobs(conn)
+            found = await ops_jobs.list_jobs(conn, limit)
         return [ReplayJob.model_validate(j) for j in found]
 
     async def job(self, job_id: int) -> ReplayJob | None:
@@ -317,6 +400,7 @@ class OpsService:
         """The numbers of the dashboard's top cards."""
         async with self.pool.acquire() as conn:
             counts = await stats.gauges(conn, self.clock())
+            acks = await acks_repo.counts(conn)
         return Overview(
             dead_letters_parked=sum(
                 n for _c, status, n in counts.dead_letters if status == "parked"
@@ -327,7 +411,25 @@ class OpsService:
             outbox_backlog=counts.outbox_unconfirmed,
             outbox_oldest_s=counts.outbox_oldest_s,
             replay_jobs_active=counts.replay_jobs_active,
+            acks_open=sum(acks.open.values()),
+            acks_alerted=sum(acks.alerted.values()),
         )
+
+
+def _viewer(who: Principal) -> bool:
+    """Whether `who` reads as a viewer: no secret document, no free text (R417 art.34)."""
+    return not who.may(Role.OPERATOR)
+
+
+def _free(who: Principal) -> bool:
+    """Whether `who` reads an error's own words (scrubbed): operators and admins."""
+    return who.may(Role.OPERATOR)
+
+
+def _free_text(text: str, who: Principal) -> str:
+    """An error's own words: hidden from a viewer (an upstream system may echo a name in them),
+    scrubbed of CPF-shaped text for the others."""
+    return scrub(text) if who.may(Role.OPERATOR) else FREE_TEXT_HIDDEN
 
 
 def _queue_view(q: QueueStats) -> QueueView:

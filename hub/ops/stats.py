@@ -29,15 +29,19 @@ __all__ = [
     "acknowledgements",
     "gauges",
     "list_orders",
+    "nothing_known",
     "recent_audit",
     "timeline",
     "window",
 ]
 
 
-async def acknowledgements(conn: Conn, now: datetime) -> Acknowledgements:
-    """Orders by state, deadlines by kind, the overdue ones, and how long compliance took."""
-    numbers = await ops_stats.deadline_numbers(conn, now)
+async def acknowledgements(
+    conn: Conn, now: datetime, *, hide_secret: bool = False
+) -> Acknowledgements:
+    """Orders by state, deadlines by kind, the overdue ones (without secret documents', if
+    `hide_secret`), and how long compliance took."""
+    numbers = await ops_stats.deadline_numbers(conn, now, hide_secret=hide_secret)
     overdue = [
         OverdueDeadline(
             subject=d.subject,
@@ -58,9 +62,13 @@ async def acknowledgements(conn: Conn, now: datetime) -> Acknowledgements:
     )
 
 
-async def list_orders(conn: Conn, state: str | None, limit: int) -> list[OrderSummary]:
-    """Release orders (never their documents, which name the person), latest first."""
-    return [OrderSummary.model_validate(o) for o in await ops_stats.list_orders(conn, state, limit)]
+async def list_orders(
+    conn: Conn, state: str | None, limit: int, *, hide_secret: bool = False
+) -> list[OrderSummary]:
+    """Release orders (never their documents, which name the person), latest first (without
+    secret ones, if `hide_secret`)."""
+    found = await ops_stats.list_orders(conn, state, limit, hide_secret=hide_secret)
+    return [OrderSummary.model_validate(o) for o in found]
 
 
 def _deadline_events(deadlines: list[ops_stats.SubjectDeadline]) -> list[TimelineEvent]:
@@ -81,6 +89,20 @@ def _deadline_events(deadlines: list[ops_stats.SubjectDeadline]) -> list[Timelin
 def _delivered(d: ops_stats.Delivery) -> TimelineEvent:
     label = f"{d.kind} delivered to {d.queue}"
     return TimelineEvent(at=d.acked_at, source="hub", label=label, detail={"kind": d.kind})
+
+
+def nothing_known(subject: str) -> Timeline:
+    """The timeline of a subject nothing is known about."""
+    return Timeline(
+        subject=subject,
+        found=False,
+        order=None,
+        warrant=None,
+        deadlines=[],
+        dead_letters=[],
+        outbox=[],
+        events=[],
+    )
 
 
 async def timeline(conn: Conn, subject: str) -> Timeline:
@@ -131,11 +153,17 @@ async def gauges(conn: Conn, now: datetime) -> Gauges:
 
 
 async def recent_audit(
-    conn: Conn, *, operators_only: bool, subject: str | None, limit: int
+    conn: Conn,
+    *,
+    operators_only: bool,
+    subject: str | None,
+    limit: int,
+    hide_secret: bool = False,
 ) -> list[AuditLine]:
-    """The latest audit entries (optionally only operators' actions, or one subject's)."""
+    """The latest audit entries (optionally only operators' actions, or one subject's; without
+    secret documents', if `hide_secret`)."""
     found = await ops_stats.recent_audit(
-        conn, operators_only=operators_only, subject=subject, limit=limit
+        conn, operators_only=operators_only, subject=subject, limit=limit, hide_secret=hide_secret
     )
     return [AuditLine.model_validate(r) for r in found]
 

@@ -16,6 +16,7 @@ Handlers never ack. They give `Consumer.consume` the raw message and, for an out
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from collections.abc import Collection, Mapping
@@ -32,6 +33,7 @@ from hub import metrics
 from hub.amqp.publisher import Publisher
 from hub.clock import Clock
 from hub.connector import Inbound, Verify
+from hub.domain.authority import Actor
 from hub.domain.outgoing import DISTRIBUTION_HEADERS, Outgoing
 from hub.domain.retry import ATTEMPT_HEADER, Decision, RetryPolicy, attempts_from
 from hub.domain.rows import Deferred
@@ -44,10 +46,12 @@ from hub.pipeline.engine import Engine, Job, as_hub_error
 if TYPE_CHECKING:
     from hub.pipeline.delivery import Deliveries
 
-__all__ = ["ERROR_HEADERS", "Consumer", "Received"]
+__all__ = ["ACTOR_HEADER", "ERROR_HEADERS", "Consumer", "Received"]
 
 log = structlog.get_logger("hub.consumer")
 
+TRUNCATED_HEADER = "x-hub-body-truncated-from"  # on a dead letter: the body's size before
+ACTOR_HEADER = "x-hub-actor"  # on a dead letter: the authenticated party behind the message
 ERROR_HEADERS = (
     "x-hub-error-type",
     "x-hub-error-reason",
@@ -113,12 +117,14 @@ class Consumer:
         clock: Clock,
         *,
         hub_logins: Collection[str],
+        max_bytes: int = 1_048_576,
     ) -> None:
         self._engine = engine
         self._publisher = publisher
         self._policy = policy
         self._clock = clock
         self._hub_logins = frozenset(hub_logins)
+        self._max_bytes = max_bytes
 
     async def consume(
         self,
@@ -133,23 +139,26 @@ class Consumer:
         received = Received.of(message, queue, self._hub_logins)
         started = time.perf_counter()
         kind = "unknown"
+        actor: Actor | None = None
         try:
+            _check_size(received.body, self._max_bytes)
             env = parse_envelope(received.body)
             kind = env.kind
             _check_accepted(env, accepts, queue)
-            if verify is not None:
-                verify(Inbound(env, received.body, received.headers, received.sender))
-            outcome = await self._process(received, env, deliveries)
+            actor = _actor(received.sender, verify, env, received)
+            outcome = await self._process(received, env, deliveries, actor)
         except Exception as e:
-            await self.settle(received, kind, e)
+            await self.settle(received, kind, e, actor)
             return
         finally:
             metrics.HANDLE_SECONDS.labels(queue, kind).observe(time.perf_counter() - started)
         metrics.HANDLED.labels(queue, kind, outcome).inc()
 
-    async def _process(self, r: Received, env: Envelope, deliveries: Deliveries | None) -> str:
+    async def _process(
+        self, r: Received, env: Envelope, deliveries: Deliveries | None, actor: Actor
+    ) -> str:
         if deliveries is None:
-            await self._engine.run(Job(r.queue, env.message_id, (env,)))
+            await self._engine.run(Job(r.queue, env.message_id, (env,), actor=actor))
             return "ok"
         if await self._engine.seen(r.queue, env.message_id):
             return "duplicate"  # a copy of a delivery already made: do not call the system again
@@ -163,12 +172,16 @@ class Consumer:
             finally:
                 deliveries.deferral_settled(env.message_id)
             return "deferred"
-        events = result.events
-        await self._engine.run(Job(r.queue, env.message_id, events, acks=(r.queue, env.message_id)))
+        answered = Actor(deliveries.connector)  # the system's answer: its events are its own
+        job = Job(r.queue, env.message_id, result.events, acks=(r.queue, env.message_id))
+        await self._engine.run(dataclasses.replace(job, actor=answered))
         return "ok"
 
-    async def settle(self, r: Received, kind: str, error: BaseException) -> None:
-        """Retry, dead-letter or requeue a failed message (see the module docstring)."""
+    async def settle(
+        self, r: Received, kind: str, error: BaseException, actor: Actor | None = None
+    ) -> None:
+        """Retry, dead-letter or requeue a failed message (see the module docstring); a dead
+        letter names the authenticated `actor` behind it, when the hub knew it."""
         error = as_hub_error(error)
         decision = self._policy.decide(error, r.attempts)
         metrics.HANDLED.labels(r.queue, kind, decision.verdict).inc()
@@ -186,10 +199,23 @@ class Consumer:
         if decision.verdict == "requeue":
             raise Requeue(r.queue)
         try:
-            await self._publisher.publish(_redirect(r, decision, error, self._clock()))
+            redirect = _redirect(r, decision, error, self._clock(), actor, self._max_bytes)
+            await self._publisher.publish(redirect)
         except PublishFailed as e:
             log.error("message.settle_failed", queue=r.queue, message_id=r.message_id, error=str(e))
             raise Requeue(r.queue) from e
+
+
+def _actor(sender: Sender, verify: Verify | None, env: Envelope, r: Received) -> Actor:
+    """Who is behind a consumed message: what its connector's verifier authenticated, else the
+    login the broker vouched for. A connector without a verifier authenticates nobody and so
+    restricts nobody (tests' bare connectors); production's court connector always verifies."""
+    if verify is not None:
+        verified = verify(Inbound(env, r.body, r.headers, sender))
+        if verified is not None:
+            return verified
+    name = f"amqp:{sender.login or sender.exchange or 'unknown'}"
+    return Actor(name, ("*",) if verify is None else ())
 
 
 def _check_accepted(env: Envelope, accepts: Collection[str], queue: str) -> None:
@@ -198,9 +224,11 @@ def _check_accepted(env: Envelope, accepts: Collection[str], queue: str) -> None
 
 
 def _error_headers(
-    r: Received, decision: Decision, error: BaseException, now: datetime
+    r: Received, decision: Decision, error: BaseException, now: datetime, actor: Actor | None
 ) -> dict[str, Any]:
     headers = {k: v for k, v in r.headers.items() if not k.startswith("x-death")}
+    if actor is not None:
+        headers[ACTOR_HEADER] = actor.name
     headers.update(
         {
             "x-hub-error-type": type(error).__name__,
@@ -214,8 +242,26 @@ def _error_headers(
     return headers
 
 
-def _redirect(r: Received, decision: Decision, error: BaseException, now: datetime) -> Outgoing:
-    headers = _error_headers(r, decision, error, now)
+def _check_size(body: bytes, limit: int) -> None:
+    """Refuse a message too large to parse: one unit's oversized envelope must not be parsed
+    whole by every worker that takes it."""
+    if len(body) > limit:
+        raise ContractError(
+            f"message of {len(body)} bytes is over the hub's limit of {limit} bytes "
+            "(HUB_RABBIT__MAX_MESSAGE_BYTES)",
+            reason="too_large",
+        )
+
+
+def _redirect(
+    r: Received,
+    decision: Decision,
+    error: BaseException,
+    now: datetime,
+    actor: Actor | None,
+    keep: int,
+) -> Outgoing:
+    headers = _error_headers(r, decision, error, now, actor)
     message_id = r.message_id or str(UUID(int=0))
     correlation_id, kind = r.correlation_id or "", r.kind or ""
     if decision.verdict == "retry" and decision.delay_s is not None:
@@ -233,12 +279,15 @@ def _redirect(r: Received, decision: Decision, error: BaseException, now: dateti
             kind=kind,
         )
     headers[ATTEMPT_HEADER] = r.attempts
+    body = r.body
+    if len(body) > keep:  # a dead letter keeps the head of an oversized body, and its size
+        body, headers[TRUNCATED_HEADER] = body[:keep], len(body)
     connector = connector_of(r.queue)
     metrics.DEAD_LETTERED.labels(connector, decision.reason.split(":")[0]).inc()
     return Outgoing(
         exchange=DLX,
         routing_key=connector,
-        body=r.body,
+        body=body,
         message_id=message_id,
         correlation_id=correlation_id,
         headers=headers,

@@ -38,7 +38,9 @@ import structlog
 from contracts import Envelope
 from hub.amqp.publisher import Publisher
 from hub.clock import Clock
+from hub.domain.acks import closed_by
 from hub.domain.audit import AuditEntry
+from hub.domain.authority import HUB, Actor
 from hub.domain.decide import Outcome, View, keys_for, reads_outages
 from hub.domain.outgoing import Outgoing
 from hub.domain.rows import Changes, Deferred, OrderRow, WarrantRow
@@ -62,6 +64,7 @@ class Job:
     acks: tuple[str, UUID] | None = None  # the delivery (queue, message id) this job made
     defer: Deferred | None = None
     undefer: int | None = None
+    actor: Actor = HUB  # who is behind the events, as authenticated (`hub.domain.authority`)
     future: asyncio.Future[None] | None = field(default=None, repr=False)
 
 
@@ -140,7 +143,7 @@ class Engine:
         publisher: Publisher,
         settings: EngineSettings,
         clock: Clock,
-        decider: Callable[[Envelope, View, datetime], Outcome],
+        decider: Callable[[Envelope, View, datetime, Actor], Outcome],
     ) -> None:
         self._pool = pool
         self._publisher = publisher
@@ -303,6 +306,8 @@ class Engine:
             batch.done.append(job)
             if job.acks is not None:
                 batch.acks.append(job.acks)
+            for env in job.events:  # a unit's answer acknowledges what was sent to it
+                batch.closes += closed_by(env)
             if job.defer is not None:
                 batch.defers.append(job.defer)
             if job.undefer is not None:
@@ -317,7 +322,7 @@ class Engine:
         view, orders, warrants = state.overlay()
         parts = [_received(job, now)]
         for env in job.events:
-            step = self._decide(env, view, now)
+            step = self._decide(env, view, now, job.actor)
             orders.update(step.orders)
             warrants.update(step.warrants)
             parts.append(step)
@@ -393,7 +398,7 @@ def _received(job: Job, now: datetime) -> Outcome:
         audit=tuple(
             AuditEntry(
                 now,
-                f"{env.source.connector}:{env.source.system}",
+                job.actor.name,  # authenticated, never the envelope's self-declared source
                 "message.received",
                 env.correlation_id,
                 {"message_id": str(env.message_id), "kind": env.kind, "queue": job.consumer},

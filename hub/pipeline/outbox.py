@@ -15,6 +15,7 @@ import asyncpg
 import structlog
 
 from hub import metrics
+from hub.amqp.flow import BrokerFlow
 from hub.amqp.publisher import Publisher
 from hub.store import outbox_repo
 
@@ -40,10 +41,18 @@ async def relay_once(
 
 
 async def run_relay(
-    pool: asyncpg.Pool, publisher: Publisher, *, every_s: float, grace_s: float
+    pool: asyncpg.Pool,
+    publisher: Publisher,
+    *,
+    every_s: float,
+    grace_s: float,
+    flow: BrokerFlow | None = None,
 ) -> None:
-    """Relay for ever, every `every_s` seconds (sooner while there is a backlog)."""
+    """Relay for ever, every `every_s` seconds (sooner while there is a backlog); not while the
+    broker blocks the hub's connection (`hub.amqp.flow`): nothing could be published then."""
     while True:
+        if flow is not None and flow.blocked:
+            await flow.wait_open()
         try:
             n = await relay_once(pool, publisher, grace_s=grace_s)
             async with pool.acquire() as conn:

@@ -26,6 +26,7 @@ from hub.domain.audit import AuditEntry
 from hub.domain.retry import ATTEMPT_HEADER, attempts_from
 from hub.domain.sender import arrive
 from hub.domain.topology import Connector
+from hub.pipeline.consumer import ACTOR_HEADER
 from hub.store import audit_repo, dead_letters_repo
 from hub.store.dead_letters_repo import Parked
 
@@ -146,8 +147,10 @@ async def park(pool: asyncpg.Pool, p: Parked, now: datetime) -> int:
             "kind": p.kind,
             "failures": stored.failures,
         }
+        # a refusal is audited in the name of the party the hub authenticated behind the message
+        actor = str(p.headers.get(ACTOR_HEADER, "hub"))
         await audit_repo.append(
-            conn, [AuditEntry(now, "hub", "dead_letter.parked", p.correlation_id or "-", detail)]
+            conn, [AuditEntry(now, actor, "dead_letter.parked", p.correlation_id or "-", detail)]
         )
         return stored.id
 

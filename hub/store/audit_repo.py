@@ -12,6 +12,11 @@ milliseconds), or for a row an operator's replay holds while it waits for the he
 breaks such a deadlock by failing one transaction, which is retried (`DeadlockDetectedError` is
 transient).
 
+Signed checkpoints of the head (`hub.domain.checkpoint`) are kept in `audit_checkpoints` for the ops
+API; one hub process at a time signs (a transaction-scoped advisory lock), and only a head that
+moved since the last checkpoint. Migration 0007 makes both tables append-only (a trigger) and
+gives the writers' role INSERT but no UPDATE, DELETE or TRUNCATE on them.
+
 A hub of an earlier version (migration 0004 and before) appends under an advisory lock and does
 not move the head: upgrade with every hub process stopped (`deploy/CLUSTER.md`). Should one write
 anyway, the next append finds the chain's last row ahead of the head and goes on from that row.
@@ -19,17 +24,31 @@ anyway, the next append finds the chain's last row ahead of the head and goes on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import structlog
 
 from hub.domain.audit import AuditEntry, ChainBreak, ChainVerifier, SealedEntry, seal
+from hub.domain.checkpoint import Checkpoint
 from hub.store.pool import Conn
 from hub.store.statement import Statement
 
-__all__ = ["COLUMNS", "add_entries", "append", "verify", "verify_with_head"]
+__all__ = [
+    "COLUMNS",
+    "add_checkpoint",
+    "add_entries",
+    "append",
+    "checkpoints",
+    "last_checkpoint_seq",
+    "lock_checkpointing",
+    "read_head",
+    "verify",
+    "verify_with_head",
+]
 
 log = structlog.get_logger("hub.audit")
+
+_CHECKPOINT_LOCK = 0x4855_4243  # "HUBC": one signer of checkpoints at a time
 
 COLUMNS = {  # audit_log's, as written here
     "seq": "bigint",
@@ -98,11 +117,14 @@ async def verify(conn: Conn) -> tuple[int, ChainBreak | None]:
 
 
 async def verify_with_head(
-    conn: Conn, kept: tuple[int, bytes] | None = None
+    conn: Conn,
+    kept: tuple[int, bytes] | None = None,
+    checkpoints: Iterable[tuple[int, bytes]] = (),
 ) -> tuple[int, ChainBreak | None, tuple[int, bytes] | None]:
     """`verify`, and the head it verified against (seq, hash), read in the same snapshot; with
-    `kept`, a head printed by an earlier verification, also check that the chain still holds it."""
-    checker, count = ChainVerifier(kept=kept), 0
+    `kept`, a head printed by an earlier verification, and `checkpoints`, heads whose signatures
+    the caller verified, also check that the chain still holds each of those rows unchanged."""
+    checker, count = ChainVerifier(kept=kept, checkpoints=checkpoints), 0
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         row = await conn.fetchrow("SELECT seq, hash FROM audit_head")
         head = None if row is None else (int(row["seq"]), bytes(row["hash"]))
@@ -119,3 +141,52 @@ async def verify_with_head(
         if head is None:
             return count, ChainBreak(0, "the chain's head row is missing"), head
         return count, checker.ends_at(*head), head
+
+
+# ---------------------------------------------------------------- signed checkpoints
+
+
+async def read_head(conn: Conn) -> tuple[int, bytes] | None:
+    """The chain's head (seq, hash) as its writers last committed it."""
+    row = await conn.fetchrow("SELECT seq, hash FROM audit_head")
+    return None if row is None else (int(row["seq"]), bytes(row["hash"]))
+
+
+async def lock_checkpointing(conn: Conn) -> bool:
+    """Take the right to sign a checkpoint until the transaction ends, unless another process
+    holds it (then False: that one is signing)."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _CHECKPOINT_LOCK))
+
+
+async def last_checkpoint_seq(conn: Conn) -> int:
+    """The seq of the latest checkpoint kept here (0 if none)."""
+    return int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM audit_checkpoints"))
+
+
+async def add_checkpoint(conn: Conn, cp: Checkpoint) -> None:
+    """Keep a signed checkpoint (a second one of the same head is ignored)."""
+    await conn.execute(
+        "INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING",
+        cp.seq,
+        cp.hash,
+        cp.at,
+        cp.key_id,
+        cp.signature,
+    )
+
+
+async def checkpoints(
+    conn: Conn, *, after_seq: int = 0, limit: int | None = None
+) -> list[Checkpoint]:
+    """The checkpoints kept here after `after_seq`, oldest first (at most `limit`)."""
+    rows = await conn.fetch(
+        "SELECT seq, hash, at, key_id, signature FROM audit_checkpoints"
+        " WHERE seq > $1 ORDER BY seq LIMIT $2",
+        after_seq,
+        limit,
+    )
+    return [
+        Checkpoint(int(r["seq"]), bytes(r["hash"]), r["at"], r["key_id"], bytes(r["signature"]))
+        for r in rows
+    ]

@@ -18,6 +18,7 @@ import asyncpg
 from hub.store.pool import Conn
 
 __all__ = [
+    "FilterBusy",
     "JobItem",
     "ReplayJob",
     "add_job",
@@ -36,6 +37,14 @@ _JOB_COLUMNS: Final = (
     "id, created_at, created_by, reason, selection, state, rate_per_s, max_failures, total,"
     " stop_reason, updated_at, finished_at"
 )
+
+
+class FilterBusy(LookupError):
+    """A bulk replay of the same filter is running: `job_id` (one at a time per filter)."""
+
+    def __init__(self, job_id: int | None) -> None:
+        super().__init__(job_id)
+        self.job_id = job_id
 
 
 @dataclass(frozen=True)
@@ -79,19 +88,34 @@ async def add_job(
     max_failures: int,
     ids: Sequence[int],
     now: datetime,
+    selection_key: str | None = None,
+    approved_by: str | None = None,
 ) -> int:
-    """Create a replay job over `ids` (in that order); return its id."""
-    job_id = await conn.fetchval(
-        "INSERT INTO replay_jobs (created_at, created_by, reason, selection, rate_per_s,"
-        " max_failures, total, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $1) RETURNING id",
-        now,
-        by,
-        reason,
-        selection,
-        rate_per_s,
-        max_failures,
-        len(ids),
-    )
+    """Create a replay job over `ids` (in that order); return its id. FilterBusy when a job of
+    the same `selection_key` is running (one bulk replay at a time per filter)."""
+    try:
+        async with conn.transaction():  # a savepoint: the busy job is read after the violation
+            job_id = await conn.fetchval(
+                "INSERT INTO replay_jobs (created_at, created_by, reason, selection, rate_per_s,"
+                " max_failures, total, updated_at, selection_key, approved_by)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $1, $8, $9) RETURNING id",
+                now,
+                by,
+                reason,
+                selection,
+                rate_per_s,
+                max_failures,
+                len(ids),
+                selection_key,
+                approved_by,
+            )
+    except asyncpg.UniqueViolationError:
+        busy = await conn.fetchval(
+            "SELECT id FROM replay_jobs WHERE selection_key = $1"
+            " AND state IN ('canary', 'running')",
+            selection_key,
+        )
+        raise FilterBusy(busy) from None
     await conn.copy_records_to_table(
         "replay_job_items",
         records=[(job_id, seq, letter) for seq, letter in enumerate(ids)],

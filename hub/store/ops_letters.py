@@ -29,6 +29,7 @@ __all__ = [
     "ReplayOrder",
     "ReplayRows",
     "ReplayWarrant",
+    "SentCopy",
     "count_letters",
     "get_letter",
     "group_letters",
@@ -37,7 +38,9 @@ __all__ = [
     "mark_refused",
     "mark_replayed",
     "replay_rows",
+    "secret_subject",
     "select_ids",
+    "sent_copy",
     "set_status",
     "where",
 ]
@@ -98,14 +101,43 @@ _CLAUSES: Final[tuple[tuple[str, str, Callable[[Any], Any] | None], ...]] = (
 )
 
 
-def where(f: LetterFilter) -> tuple[str, list[Any]]:
-    """The `WHERE` clause (without the keyword) and its arguments, numbered from $1 (pure)."""
+# Free text a viewer types matches identifiers only: searching error texts would let them probe
+# for a name an upstream system echoed.
+_SEARCH_IDS: Final = "(message_id::text = lower($?) OR correlation_id ILIKE '%' || $? || '%')"
+
+
+def secret_subject(column: str) -> str:
+    """SQL that is true when `column` (qualified) names a secret (sigiloso) document: a warrant or
+    release order kept as secret, or one a secret dead letter is about (which may have no row)."""
+    return (
+        f"(EXISTS (SELECT 1 FROM warrants sw WHERE sw.warrant_number = {column}"
+        " AND sw.secrecy = 'secret')"
+        f" OR EXISTS (SELECT 1 FROM release_orders so WHERE so.order_number = {column}"
+        " AND so.secrecy = 'secret')"
+        f" OR EXISTS (SELECT 1 FROM dead_letters sd WHERE sd.correlation_id = {column}"
+        " AND sd.secrecy = 'secret'))"
+    )
+
+
+def where(
+    f: LetterFilter, *, hide_secret: bool = False, search_errors: bool = True
+) -> tuple[str, list[Any]]:
+    """The `WHERE` clause (without the keyword) and its arguments, numbered from $1 (pure).
+
+    `hide_secret` leaves out secret documents' dead letters; without `search_errors` free text
+    matches identifiers only (both for a viewer)."""
     pairs: list[tuple[str, Any]] = [] if f.status == "any" else [("status = $?", f.status)]
     for name, sql, convert in _CLAUSES:
         value = getattr(f, name)
         if value not in (None, ()):
-            pairs.append((sql, convert(value) if convert else value))
+            text = _SEARCH_IDS if name == "search" and not search_errors else sql
+            pairs.append((text, convert(value) if convert else value))
     clauses = [sql.replace("$?", f"${n}") for n, (sql, _) in enumerate(pairs, 1)]
+    if hide_secret:
+        clauses.append(
+            "coalesce(secrecy, '') <> 'secret'"
+            f" AND NOT {secret_subject('dead_letters.correlation_id')}"
+        )
     return " AND ".join(clauses) or "TRUE", [value for _, value in pairs]
 
 
@@ -145,6 +177,7 @@ class DeadLetter(LetterSummary):
     trace: str
     body: bytes
     headers: Mapping[str, Any]
+    secrecy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,10 +214,16 @@ LIST_COLUMNS: Final = ", ".join(f.name for f in fields(LetterSummary))
 
 
 async def list_letters(
-    conn: Conn, f: LetterFilter, limit: int, before_id: int | None = None
+    conn: Conn,
+    f: LetterFilter,
+    limit: int,
+    before_id: int | None = None,
+    *,
+    viewer: bool = False,
 ) -> list[LetterSummary]:
-    """The dead letters `f` selects, newest first, without bodies or traces."""
-    clause, args = where(f)
+    """The dead letters `f` selects, newest first, without bodies or traces (as a viewer may see
+    them, if `viewer`: no secret document's, free text matching identifiers only)."""
+    clause, args = where(f, hide_secret=viewer, search_errors=not viewer)
     if before_id is not None:
         args.append(before_id)
         clause += f" AND id < ${len(args)}"
@@ -197,15 +236,16 @@ async def list_letters(
     return [LetterSummary(**dict(r)) for r in rows]
 
 
-async def count_letters(conn: Conn, f: LetterFilter) -> int:
-    """How many dead letters `f` selects."""
-    clause, args = where(f)
+async def count_letters(conn: Conn, f: LetterFilter, *, viewer: bool = False) -> int:
+    """How many dead letters `f` selects (that a viewer may see, if `viewer`)."""
+    clause, args = where(f, hide_secret=viewer, search_errors=not viewer)
     return int(await conn.fetchval(f"SELECT count(*) FROM dead_letters WHERE {clause}", *args))
 
 
-async def group_letters(conn: Conn, f: LetterFilter) -> list[LetterGroup]:
-    """Dead letters grouped by error type, reason, connector and kind, biggest group first."""
-    clause, args = where(f)
+async def group_letters(conn: Conn, f: LetterFilter, *, viewer: bool = False) -> list[LetterGroup]:
+    """Dead letters grouped by error type, reason, connector and kind, biggest group first (those
+    a viewer may see, if `viewer`)."""
+    clause, args = where(f, hide_secret=viewer, search_errors=not viewer)
     rows = await conn.fetch(
         "SELECT error_type, reason, connector, kind, count(*) AS count,"
         " sum(failures) AS failures, min(first_failed_at) AS first_failed_at,"
@@ -230,7 +270,7 @@ async def select_ids(conn: Conn, f: LetterFilter, limit: int) -> list[int]:
 async def get_letter(conn: Conn, letter_id: int, *, lock: bool = False) -> DeadLetter | None:
     """One dead letter with everything (body, headers, trace); locked for update if asked."""
     row = await conn.fetchrow(
-        f"SELECT {LIST_COLUMNS}, trace, body, headers FROM dead_letters WHERE id = $1"
+        f"SELECT {LIST_COLUMNS}, trace, body, headers, secrecy FROM dead_letters WHERE id = $1"
         + (" FOR UPDATE" if lock else ""),
         letter_id,
     )
@@ -295,6 +335,25 @@ async def replay_rows(
         warrants=tuple(ReplayWarrant(**dict(r)) for r in w),
         open_deadlines=frozenset((r["subject"], r["kind"]) for r in d),
     )
+
+
+@dataclass(frozen=True)
+class SentCopy:
+    """What the hub's outbox holds of a message it sent: the body and where it went."""
+
+    body: bytes
+    routing_key: str
+    cc: tuple[str, ...]
+
+
+async def sent_copy(conn: Conn, message_id: UUID | str) -> SentCopy | None:
+    """The outbox's record of the message the hub sent with this id, or None."""
+    row = await conn.fetchrow(
+        "SELECT body, routing_key, cc FROM outbox WHERE message_id = $1::uuid", str(message_id)
+    )
+    if row is None:
+        return None
+    return SentCopy(bytes(row["body"]), row["routing_key"], tuple(row["cc"] or ()))
 
 
 # ---------------------------------------------------------------- writes

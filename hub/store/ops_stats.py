@@ -15,6 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
+from hub.store.ops_letters import secret_subject
 from hub.store.pool import Conn
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "connector_health",
     "deadline_numbers",
     "gauges",
+    "is_secret",
     "list_orders",
     "ping",
     "recent_audit",
@@ -92,9 +94,12 @@ class DeadlineNumbers:
     compliance_s: list[float]
 
 
-async def deadline_numbers(conn: Conn, now: datetime) -> DeadlineNumbers:
-    """Orders by state, deadlines by kind, the first 100 overdue at `now`, and how long the last
-    10,000 compliances took."""
+async def deadline_numbers(
+    conn: Conn, now: datetime, *, hide_secret: bool = False
+) -> DeadlineNumbers:
+    """Orders by state, deadlines by kind, the first 100 overdue at `now` (without secret
+    documents', if `hide_secret`), and how long the last 10,000 compliances took."""
+    secret = f" AND NOT {secret_subject('d.subject')}" if hide_secret else ""
     states = await conn.fetch(
         "SELECT state, count(*) AS n FROM release_orders GROUP BY state ORDER BY state"
     )
@@ -109,7 +114,7 @@ async def deadline_numbers(conn: Conn, now: datetime) -> DeadlineNumbers:
     overdue = await conn.fetch(
         "SELECT d.subject, d.kind, d.started_at, d.due_at, o.state, o.custodial_unit"
         " FROM deadlines d LEFT JOIN release_orders o ON o.order_number = d.subject"
-        " WHERE d.satisfied_at IS NULL AND d.due_at < $1 ORDER BY d.due_at LIMIT 100",
+        f" WHERE d.satisfied_at IS NULL AND d.due_at < $1{secret} ORDER BY d.due_at LIMIT 100",
         now,
     )
     took = await conn.fetch(
@@ -146,11 +151,15 @@ class OrderSummary:
     updated_at: datetime
 
 
-async def list_orders(conn: Conn, state: str | None, limit: int) -> list[OrderSummary]:
-    """Release orders (never their documents), latest first, in `state` if given."""
+async def list_orders(
+    conn: Conn, state: str | None, limit: int, *, hide_secret: bool = False
+) -> list[OrderSummary]:
+    """Release orders (never their documents), latest first, in `state` if given (without secret
+    ones, if `hide_secret`)."""
+    secret = " AND secrecy <> 'secret'" if hide_secret else ""
     rows = await conn.fetch(
         f"SELECT {_ORDER_SUMMARY} FROM release_orders WHERE ($1::text IS NULL OR state = $1)"
-        " ORDER BY updated_at DESC LIMIT $2",
+        f"{secret} ORDER BY updated_at DESC LIMIT $2",
         state,
         limit,
     )
@@ -158,6 +167,11 @@ async def list_orders(conn: Conn, state: str | None, limit: int) -> list[OrderSu
 
 
 # ---------------------------------------------------------------- one subject
+
+
+async def is_secret(conn: Conn, subject: str) -> bool:
+    """Whether `subject` is a secret (sigiloso) document's number (R417 art.34)."""
+    return bool(await conn.fetchval(f"SELECT {secret_subject('$1::text')}", subject))
 
 
 @dataclass(frozen=True)
@@ -294,7 +308,7 @@ async def subject_history(conn: Conn, subject: str) -> SubjectHistory:
     )
     acks = await conn.fetch(
         "SELECT a.queue, a.acked_at, o.kind FROM outbox_acks a JOIN outbox o USING (message_id)"
-        " WHERE o.correlation_id = $1 ORDER BY a.acked_at LIMIT 1000",
+        " WHERE o.correlation_id = $1 AND a.acked_at IS NOT NULL ORDER BY a.acked_at LIMIT 1000",
         subject,
     )
     return SubjectHistory(
@@ -420,11 +434,19 @@ class AuditLine:
 
 
 async def recent_audit(
-    conn: Conn, *, operators_only: bool, subject: str | None, limit: int
+    conn: Conn,
+    *,
+    operators_only: bool,
+    subject: str | None,
+    limit: int,
+    hide_secret: bool = False,
 ) -> list[AuditLine]:
-    """The latest audit entries (optionally only operators' actions, or one subject's)."""
+    """The latest audit entries (optionally only operators' actions, or one subject's; without
+    secret documents', if `hide_secret`)."""
     # Literal predicates, so the planner can use the partial and subject indexes.
     who = " AND actor LIKE 'ops:%'" if operators_only else ""
+    if hide_secret:
+        who += f" AND NOT {secret_subject('audit_log.subject')}"
     args: Sequence[object] = [limit]
     sql = f"WHERE TRUE{who}"
     if subject is not None:

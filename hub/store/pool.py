@@ -71,11 +71,25 @@ def _migrations() -> list[tuple[str, str]]:
     return [(f.name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for f in files]
 
 
+async def _applied(conn: asyncpg.Connection[Any], schema: str) -> set[str]:
+    """The versions already applied to `schema` (none if it has no record yet)."""
+    record = f'"{schema}".schema_migrations'
+    if await conn.fetchval("SELECT to_regclass($1)", record) is None:
+        return set()
+    return {r["version"] for r in await conn.fetch(f"SELECT version FROM {record}")}
+
+
 async def migrate(conn: asyncpg.Connection[Any], schema: str) -> list[str]:
-    """Apply the migrations not yet applied to `schema`, in order; return the versions applied."""
+    """Apply the migrations not yet applied to `schema`, in order; return the versions applied.
+
+    A schema that is up to date is only read: the hub's processes, which migrate at start-up, may
+    then run as roles that cannot create anything (migration 0007, `deploy/CLUSTER.md`).
+    """
     applied: list[str] = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        if {v for v, _sql in _migrations()} <= await _applied(conn, schema):
+            return applied
         await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         await conn.execute(f'SET LOCAL search_path TO "{schema}"')
         await conn.execute(

@@ -7,6 +7,7 @@ Round trips, not rows, are what a batch's time goes to under a light load.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, fields
@@ -15,6 +16,7 @@ from functools import cached_property
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+from hub.domain.acks import DELIVERED, Closing, destinations
 from hub.domain.rows import Changes, OrderRow, WarrantRow, deadline_changes
 from hub.store.pool import Conn
 from hub.store.statement import Statement
@@ -65,11 +67,13 @@ class _Table(Generic[Row]):
     def columns(self) -> tuple[str, ...]:
         return tuple(f.name for f in fields(self.row))
 
-    def locked(self, param: str) -> str:
-        """An array (in key order) of the rows whose keys are in `param`, locked FOR UPDATE."""
+    def locked(self, param: str, *, also: str = "") -> str:
+        """An array (in key order) of the rows whose keys are in `param`, or that match the
+        condition `also`, locked FOR UPDATE."""
+        where = f"{self.key} = ANY({param})" + (f" OR ({also})" if also else "")
         return (
             f"(SELECT array_agg(r ORDER BY r.{self.key}) FROM (SELECT {', '.join(self.columns)}"
-            f" FROM {self.name} WHERE {self.key} = ANY({param}) ORDER BY {self.key} FOR UPDATE) r)"
+            f" FROM {self.name} WHERE {where} ORDER BY {self.key} FOR UPDATE) r)"
         )
 
     def upsert(self, stmt: Statement, rows: Iterable[Row], read: Set[str]) -> None:
@@ -109,6 +113,7 @@ _ORDERS = _Table(
         "bnmp_id": "text",
         "document": "jsonb",
         "version": "integer",
+        "impediments": "text[]",
     },
     updated=(
         "state",
@@ -120,6 +125,7 @@ _ORDERS = _Table(
         "bnmp_id",
         "contingency",
         "version",
+        "impediments",
     ),
 )
 _WARRANTS = _Table(
@@ -136,6 +142,7 @@ _WARRANTS = _Table(
         "secrecy": "text",
         "bnmp_id": "text",
         "version": "integer",
+        "origin": "text",
     },
     updated=("state", "bnmp_id", "version"),
 )
@@ -161,13 +168,24 @@ async def claim_and_load(
     """In one statement: record these (consumer, message id) pairs in the inbox, returning the ones
     not seen before; lock and read these orders, then these warrants (each in key order, missing
     ones absent); and the last week's outages of the connector `outages_of`, if given.
+
+    With the warrants come the other warrants in force of the same persons (a compliance makes the
+    person's other pending warrants complied: R417 art.12 sole §), and with the orders the ones
+    these warrants impede (a warrant out of force lifts its impediment: S000 art.4 §2).
     """
+    person_warrants = (
+        "state IN ('pending', 'complied') AND person_key IN"
+        " (SELECT person_key FROM warrants WHERE warrant_number = ANY($4::text[]))"
+    )
+    impeded_orders = "state IN ('impeded', 'ready_impeded') AND impediments && $4::text[]"
+    orders_sql = _ORDERS.locked("$3::text[]", also=impeded_orders)
+    warrants_sql = _WARRANTS.locked("$4::text[]", also=person_warrants)
     row = await conn.fetchrow(
         "WITH claimed AS (INSERT INTO inbox (consumer, message_id)"
         " SELECT * FROM unnest($1::text[], $2::uuid[]) ON CONFLICT DO NOTHING"
         " RETURNING consumer, message_id)"
         " SELECT (SELECT array_agg(ROW(consumer, message_id)) FROM claimed) AS claimed,"
-        f" {_ORDERS.locked('$3::text[]')} AS orders, {_WARRANTS.locked('$4::text[]')} AS warrants,"
+        f" {orders_sql} AS orders, {warrants_sql} AS warrants,"
         " (SELECT array_agg(ROW(started_at, ended_at) ORDER BY started_at) FROM outages"
         "  WHERE connector = $5 AND (ended_at IS NULL OR ended_at > now() - interval '7 days'))"
         " AS outages",
@@ -180,10 +198,16 @@ async def claim_and_load(
     assert row is not None  # a SELECT without FROM returns one row
     return Loaded(
         fresh={(c, m) for c, m in row["claimed"] or ()},
-        orders={r[0]: OrderRow(*r) for r in row["orders"] or ()},
+        orders={r[0]: _order(r) for r in row["orders"] or ()},
         warrants={r[0]: WarrantRow(*r) for r in row["warrants"] or ()},
         outages=tuple((start, end) for start, end in row["outages"] or ()),
     )
+
+
+def _order(record: Sequence[Any]) -> OrderRow:
+    """An order row from its record (its impediments, a list from PostgreSQL, as a tuple)."""
+    row = OrderRow(*record)
+    return dataclasses.replace(row, impediments=tuple(row.impediments or ()))
 
 
 def add_changes(stmt: Statement, changes: Changes) -> None:
@@ -222,6 +246,8 @@ _DEADLINES = {
     "alerted": "integer[]",
 }
 _KEYS = {"queue": "text", "message_id": "uuid"}  # a delivery, or an inbox claim
+_OPENED = {"message_id": "uuid", "queue": "text"}  # a destination, open until acknowledged
+_CLOSING = {"queue": "text", "subject": "text", "kinds": "text[]", "by": "text"}
 _DEADLINE_CHANGE = {
     "subject": "text",
     "kind": "text",
@@ -233,7 +259,7 @@ DECLARED = {
     "release_orders": _ORDERS.types,
     "warrants": _WARRANTS.types,
     "outbox": _OUTBOX,
-    "outbox_acks": _KEYS,
+    "outbox_acks": {**_KEYS, "acked_by": "text"},
     "deferred": _DEFERRED,
     "deadlines": _DEADLINES,
 }
@@ -254,13 +280,25 @@ def _add_outbox(stmt: Statement, changes: Changes) -> None:
         for m in changes.sends
     ]
     stmt.insert("outbox", _OUTBOX, rows)
+    # One open technical acknowledgement per destination (`hub.domain.acks`), in the same statement.
+    opened = [d for m in changes.sends for d in destinations(m)]
+    stmt.insert("outbox_acks", _OPENED, opened, "ON CONFLICT DO NOTHING")
 
 
 def _add_deliveries(stmt: Statement, changes: Changes) -> None:
     # The hub's consumer of each queue made these deliveries: the technical acknowledgement, one
     # per destination. Not the broker's confirm of the message: one queue of its set having it
-    # does not prove the others do.
-    stmt.insert("outbox_acks", _KEYS, changes.acks, "ON CONFLICT DO NOTHING")
+    # does not prove the others do. A delivery of a message sent before acknowledgements were
+    # tracked (or by another path) has no open row: it gets a closed one.
+    if changes.acks:
+        acks = sorted(set(changes.acks))  # one change per row in one statement
+        stmt.add(
+            "INSERT INTO outbox_acks AS a (queue, message_id, acked_at, acked_by)"
+            f" SELECT u.queue, u.message_id, now(), '{DELIVERED}' FROM {stmt.rows(_KEYS, acks)}"
+            " ON CONFLICT (message_id, queue) DO UPDATE SET acked_at = EXCLUDED.acked_at,"
+            " acked_by = EXCLUDED.acked_by WHERE a.acked_at IS NULL"
+        )
+    _add_closings(stmt, changes.closes)
     kept = [
         (d.connector, d.queue, d.message_id, d.body, _json_safe(d.headers), d.sort_at)
         for d in changes.defers
@@ -274,6 +312,20 @@ def _add_deliveries(stmt: Statement, changes: Changes) -> None:
         stmt.add(
             f"DELETE FROM inbox i USING {stmt.rows(_KEYS, changes.released)}"
             " WHERE i.consumer = u.queue AND i.message_id = u.message_id"
+        )
+
+
+def _add_closings(stmt: Statement, closes: Sequence[Closing]) -> None:
+    """Close what a unit's answers acknowledge: the open rows of the messages sent to that queue
+    about that subject (of those kinds, or all), found through the outbox's subject index."""
+    rows = [(c.queue, c.subject, list(c.kinds), c.by) for c in closes]
+    if rows:
+        stmt.add(
+            "UPDATE outbox_acks a SET acked_at = now(), acked_by = u.by"
+            f" FROM outbox o, {stmt.rows(_CLOSING, rows)}"
+            " WHERE o.correlation_id = u.subject"
+            " AND (cardinality(u.kinds) = 0 OR o.kind = ANY(u.kinds))"
+            " AND a.message_id = o.message_id AND a.queue = u.queue AND a.acked_at IS NULL"
         )
 
 

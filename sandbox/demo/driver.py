@@ -26,7 +26,6 @@ from contracts.people import Person
 from hub.domain.topology import in_queue
 from sandbox.demo.scenario import Step, process_of
 from sandbox.simulate import SimWorld
-from sandbox.simulators.bnmp import Change
 
 __all__ = ["Driver", "malformed", "order_of", "preventive_warrant", "warrant_of"]
 
@@ -163,17 +162,14 @@ class Driver:
         env = Envelope.new(payload, source=COURT, occurred_at=self.clock())
         await self._publish(env.to_bytes(), str(env.message_id))
 
-    def _bnmp_change(self, i: int, status: str) -> None:
-        self.world.bnmp.changes.append(
-            Change(
-                numeroPeca=digits(warrant_number(i)),
-                status=status,
-                dataAlteracao=self.clock(),
-                localCumprimento="Belo Horizonte/MG",
-                responsavelNome="Delegado de Plantão",
-                responsavelCargo="delegado",
-            )
-        )
+    def _bnmp_change(self, i: int, what: str) -> None:
+        """BNMP's own users act on case `i`'s warrant: the police comply with it (Prov. Conj.
+        154/2025), or its validity passes and BNMP revokes it (S003 art.7 sole §)."""
+        number, bnmp = digits(warrant_number(i)), self.world.bnmp
+        if what == "complied":
+            bnmp.comply(number, self.clock(), "Belo Horizonte/MG")
+        else:
+            bnmp.expire(number, self.clock())
 
     async def do(self, step: Step) -> None:
         """Carry out one step."""
@@ -188,7 +184,7 @@ class Driver:
             case "counter_warrant":
                 await self._court(counter_warrant_of(p["i"], "tjmg.vep-bh", now))
             case "complied" | "expired":
-                self._bnmp_change(p["i"], "CUMPRIDO" if step.action == "complied" else "EXPIRADO")
+                self._bnmp_change(p["i"], step.action)
             case "malformed":
                 await self._publish(malformed(p["which"], now))
             case "bnmp_down" | "bnmp_up":

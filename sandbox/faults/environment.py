@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel
 
-from hub.settings import HubSettings
+from hub.settings import HubSettings, revealed_json
 from sandbox.faults.services import PrivateServices
 from sandbox.simulate import SimWorld
 
@@ -36,7 +36,7 @@ def hub_env(settings: HubSettings) -> dict[str, str]:
     for name, value in settings:
         key = f"HUB_{name.upper()}"
         if isinstance(value, BaseModel):
-            env[key] = value.model_dump_json(by_alias=True)
+            env[key] = revealed_json(value)
         else:
             env[key] = value if isinstance(value, str) else json.dumps(value)
     return env
@@ -49,6 +49,7 @@ def suite_settings(
     s = world_settings
     return s.model_copy(
         update={
+            "demo": True,  # the suite's world: its broker login and secrets are the demo's
             "rabbit": s.rabbit.model_copy(update={"management_url": services.management_url}),
             "postgres": s.postgres.model_copy(update={"dsn": services.dsn, "schema_": schema}),
             "bnmp": s.bnmp.model_copy(update={"poll_every_s": 0.5, "timeout_s": 2.0}),

@@ -1,12 +1,14 @@
 """A court system stand-in on loopback: it takes the hub's signed webhooks and records them.
 
-A notification with a bad signature is refused (401). Notifications are deduplicated by
+A notification with a bad signature, or one signed more than five minutes away from now, is
+refused (401). Notifications are deduplicated by
 `X-Hub-Message-Id`, as a court system should; `effects` counts distinct notifications per kind.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from typing import Annotated, Any
 
@@ -42,7 +44,7 @@ def create_app(sim: CourtSimulator) -> FastAPI:
         x_hub_message_id: Annotated[str | None, Header()] = None,
     ) -> None:
         body = await request.body()
-        if not verify(sim.secret, body, x_hub_signature):
+        if not verify(sim.secret, body, x_hub_message_id, x_hub_signature, time.time()):
             sim.forged += 1
             raise HTTPException(401, "bad signature")
         if sim.effects.record(x_hub_message_id or body.hex()):

@@ -6,7 +6,10 @@ deduplicated by message id; `released` counts releases per order (a second one w
 effect). Faults: `down` (not consuming), `slow_s`, `duplicate_receipts` (send each receipt twice,
 once as a copy and once as a new message), `compliance_first` (certify compliance before
 acknowledging receipt: the certificate overtakes the receipt), `headers` (sent with every answer,
-e.g. forged `x-hub-*` ones).
+e.g. forged `x-hub-*` ones). Behaviours a unit may have: `hold_impeded` (an order with impediments
+waits for their regularisation, S000 art.4 §2: the unit certifies only once a later certificate
+clears it), `release_lag_s` (the release happens that long before the unit certifies it: the
+certificate carries both times, R417 art.9).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import functools
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
@@ -45,6 +48,8 @@ class UnitFaults:
     duplicate_receipts: bool = False
     compliance_first: bool = False
     headers: dict[str, Any] = field(default_factory=dict)
+    hold_impeded: bool = False
+    release_lag_s: float = 0.0
 
 
 @dataclass
@@ -146,7 +151,14 @@ class UnitSimulator:
         if order is None:
             u.early[validation.order_number] = validation  # the certificate overtook the order
             return
+        if validation.impediments and self.faults.hold_impeded:
+            return  # kept open: the impediments may yet be regularised
         certificate = compliance_for(order, unit, self.clock(), OFFICIAL, validation.impediments)
+        if certificate.released and self.faults.release_lag_s:
+            released = certificate.certified_at - timedelta(seconds=self.faults.release_lag_s)
+            certificate = ComplianceCertified.model_validate(
+                {**certificate.model_dump(), "released_at": released}
+            )
         await self._send(unit, certificate, env, f"compliance:{order.order_number}")
         (self.released if certificate.released else self.kept)[order.order_number] += 1
         if (held := u.unreceived.pop(order.order_number, None)) is not None:

@@ -114,8 +114,10 @@ async def test_release_on_flagrante_needs_no_warrant(e2e: E2E) -> None:
 
 
 async def test_warrant_issued_complied_revoked_and_expired(e2e: E2E) -> None:
-    """Warrants reach BNMP and SETARIM; BNMP's reports of compliance and expiry come back."""
-    complied, revoked, expired = warrant(6, 1), warrant(6, 2), warrant(6, 3)
+    """Warrants reach BNMP and SETARIM; BNMP's reports of compliance and expiry come back (the
+    expired one is another person's: a compliance makes the person's other warrants complied)."""
+    other_person = {"cpf": "52998224725", "name": "Sicrana de Tal"}
+    complied, revoked, expired = warrant(6, 1), warrant(6, 2), warrant(6, 3, person=other_person)
     for w in (complied, revoked, expired):
         await e2e.court_sends(w)
     for w in (complied, revoked, expired):
@@ -131,18 +133,8 @@ async def test_warrant_issued_complied_revoked_and_expired(e2e: E2E) -> None:
     )
     await e2e.court_sends(counter)
     await e2e.until_warrant(revoked.warrant_number, "revoked")
-    now = datetime.now(UTC)
-    for w, status in ((complied, "CUMPRIDO"), (expired, "EXPIRADO")):
-        from sandbox.simulators.bnmp import Change
-
-        e2e.world.bnmp.changes.append(
-            Change(
-                numeroPeca=digits(w.warrant_number),
-                status=status,
-                dataAlteracao=now,
-                localCumprimento="Belo Horizonte",
-            )
-        )
+    e2e.world.bnmp.comply(digits(complied.warrant_number), place="Belo Horizonte")
+    e2e.world.bnmp.expire(digits(expired.warrant_number))
     await e2e.until_warrant(complied.warrant_number, "complied")
     await e2e.until_warrant(expired.warrant_number, "expired")
     assert e2e.world.setarim.warrants[revoked.warrant_number]["situacao"] == "revogado"

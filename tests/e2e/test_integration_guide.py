@@ -49,7 +49,7 @@ async def test_a_court_publishes_and_a_unit_consumes_with_amqp_tools(
     public = await _sh(
         "openssl pkey -in court.pem -pubout -outform DER | tail -c 32 | base64", tmp_path
     )
-    keys = {"rupe-2026": CourtKey(system="RUPE", public_key=public.strip())}
+    keys = {"rupe-2026": CourtKey(system="RUPE", public_key=public.strip(), courts=("tjmg.*",))}
     settings = settings.model_copy(
         update={"security": settings.security.model_copy(update={"court_keys": keys})}
     )

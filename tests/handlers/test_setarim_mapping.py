@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from connectors.setarim.mapping import certificate_of, to_validation_request, to_warrant_record
+from connectors.setarim.mapping import (
+    certificate_of,
+    lifted_record,
+    to_validation_request,
+    to_warrant_record,
+)
 from contracts import (
     ContractError,
     Impediment,
@@ -34,6 +39,7 @@ from tests.factories import (
     WARRANT,
     make_compliance,
     make_envelope,
+    make_lifted,
     make_receipt,
     make_registration,
     make_release_order,
@@ -42,6 +48,7 @@ from tests.factories import (
     make_warrant,
     make_warrant_complied,
     make_warrant_expired,
+    make_warrant_recorded,
 )
 
 RECEIVED = datetime(2024, 3, 1, 14, 0, tzinfo=UTC)  # when the hub read the answer
@@ -137,6 +144,43 @@ RECORDS = [
     pytest.param(
         make_warrant_expired(), {"numeroMandado": WARRANT, "situacao": "expirado"}, id="expired"
     ),
+    # What BNMP reports of a warrant the hub never carried comes with whose it is (S004 item 10).
+    pytest.param(
+        make_warrant_recorded(),
+        {
+            "numeroMandado": OTHER_WARRANT,
+            "situacao": "pendente",
+            "numeroProcesso": OTHER_PROCESS,
+            "orgao": "tjsp.orgao-4321",
+            "pessoa": {"cpf": CPF, "rji": None},
+            "descricao": "mandado de prisão (BNMP)",
+        },
+        id="recorded-in-bnmp",
+    ),
+    pytest.param(
+        make_warrant_recorded(status="revoked", issuing_court=None),
+        {
+            "numeroMandado": OTHER_WARRANT,
+            "situacao": "revogado",
+            "numeroProcesso": OTHER_PROCESS,
+            "orgao": "bnmp",
+            "pessoa": {"cpf": CPF, "rji": None},
+            "descricao": "mandado de prisão (BNMP)",
+        },
+        id="revoked-in-bnmp-court-unknown",
+    ),
+    pytest.param(
+        make_warrant_complied(person={"rji": RJI, "name": "Fulano"}),
+        {
+            "numeroMandado": WARRANT,
+            "situacao": "cumprido",
+            "numeroProcesso": PROCESS,
+            "orgao": "bnmp",
+            "pessoa": {"cpf": None, "rji": RJI},
+            "descricao": "mandado de prisão (BNMP)",
+        },
+        id="complied-by-the-police-naming-the-person",
+    ),
 ]
 
 
@@ -162,6 +206,13 @@ def test_to_warrant_record_refuses_other_documents(payload: AnyPayload) -> None:
     with pytest.raises(ContractError, match=f"{payload.kind} is not sent to SETARIM") as caught:
         to_warrant_record(make_envelope(payload))
     assert caught.value.reason == "not_for_setarim"
+
+
+@pytest.mark.parametrize(("state", "situacao"), [("revoked", "revogado"), ("expired", "expirado")])
+def test_lifted_record(state: str, situacao: str) -> None:
+    """Before validating an order again, SETARIM records the warrant that left force."""
+    lifted = make_lifted(warrant_state=state)
+    assert lifted_record(lifted) == {"numeroMandado": OTHER_WARRANT, "situacao": situacao}
 
 
 # ---------------------------------------------------------------- certificate_of

@@ -33,7 +33,8 @@ BAD = [
     ("unknown_kind", malformed("unknown_kind", NOW), "unknown_kind"),
     ("old_schema", malformed("old_schema", NOW), "unsupported_schema_version"),
     ("kind_mismatch", malformed("wrong_queue", NOW), "invalid_envelope"),
-    ("huge", _doc(padding="x" * 2_000_000), "invalid_envelope"),
+    ("large", _doc(padding="x" * 500_000), "invalid_envelope"),  # under the size limit: parsed
+    ("huge", _doc(padding="x" * 2_000_000), "too_large"),  # over it: refused before parsing
     ("naive_time", _doc(occurred_at="2026-11-22T12:00:00"), "invalid_envelope"),
     # PostgreSQL's text refuses NUL: the dead letter must still be stored (shown as U+FFFD)
     ("nul_in_kind", _doc(kind="court.release_order.issued\u0000"), "unknown_kind"),
@@ -73,3 +74,32 @@ async def test_each_bad_input_is_dead_lettered_with_its_reason(
         letter = await wait_for(both, what=f"{name} parked and the good order processed")
     assert letter["reason"] == reason
     assert letter["error_message"]
+
+
+async def test_a_10_mb_message_is_refused_before_parsing_and_the_hub_keeps_serving(
+    settings: HubSettings,
+) -> None:
+    """Refused `too_large` without being parsed; its dead letter keeps the first
+    `max_message_bytes` and says how large it was; a good order sent after it flows."""
+    huge = b"{" + b" " * 10_000_000 + b"}"
+    good = make_envelope(make_release_order())
+    async with Hub(settings, specs=[COURT], background=False):
+        async with amqp(settings) as ch:
+            await send(ch, "hub.court.in", huge)
+            await send(ch, "hub.court.in", good)
+
+        async def both() -> object:
+            async with database(settings) as db:
+                letter = await db.fetchrow(
+                    "SELECT reason, length(body) AS kept, headers FROM dead_letters"
+                )
+                order = await db.fetchval("SELECT state FROM release_orders")
+            return letter is not None and order is not None and letter
+
+        letter = await wait_for(both, what="the huge message parked and the good order processed")
+    assert letter["reason"] == "too_large"
+    assert letter["kept"] == settings.rabbit.max_message_bytes
+    headers = (
+        letter["headers"] if isinstance(letter["headers"], dict) else json.loads(letter["headers"])
+    )
+    assert headers["x-hub-body-truncated-from"] == len(huge)

@@ -81,6 +81,8 @@ async def test_audit_chain_verifies_and_catches_tampering(settings: HubSettings)
         count, broken = await audit_repo.verify(db)
         assert count >= 3
         assert broken is None
+        # The tables' owner, round the append-only trigger (migration 0007).
+        await db.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
         await db.execute("UPDATE audit_log SET detail = $1 WHERE seq = 2", {"kind": "forged"})
         count, broken = await audit_repo.verify(db)
         assert broken is not None

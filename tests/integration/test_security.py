@@ -39,7 +39,14 @@ from hub.domain.grants import Grant, grants, user_definitions
 from hub.domain.topology import build_topology, in_queue, unit_exchange, unit_queue
 from hub.settings import HubSettings, SecuritySettings
 from tests.conftest import AMQP_URL, MGMT_URL, _mgmt
-from tests.factories import OFFICIAL, make_envelope, make_receipt, make_release_order
+from tests.factories import (
+    OFFICIAL,
+    make_envelope,
+    make_receipt,
+    make_release_order,
+    make_revocation,
+    make_warrant,
+)
 
 from .harness import amqp, database, depth, send, wait_for
 
@@ -374,6 +381,9 @@ async def test_definition_users_log_in_only_once_users_sh_sets_a_password(
         assert users.passwords[me] not in out
         async with _channel(users.unit(A)) as channel:
             assert await _read(unit_queue(A))(channel) is None  # and it may read its own queue
+        async with _mgmt() as api:  # and its connections and channels are capped
+            limits = (await api.get(f"/user-limits/{quote(me, safe='')}")).json()
+        assert limits == [{"user": me, "value": {"max-connections": 8, "max-channels": 64}}]
         with pytest.raises(ProbableAuthenticationError):
             await aio_pika.connect(users.url("hub"))  # no password given for it
     finally:
@@ -382,7 +392,8 @@ async def test_definition_users_log_in_only_once_users_sh_sets_a_password(
 
 async def _users_sh(definitions: Path, passwords: dict[str, str]) -> str:
     """Run deploy/rabbitmq/users.sh on `definitions`, with a password variable per user given."""
-    env = os.environ | {"HUB_RABBIT__MANAGEMENT_URL": MGMT_URL}
+    # the shared test broker: its guest is every test's admin (production's users.sh deletes it)
+    env = os.environ | {"HUB_RABBIT__MANAGEMENT_URL": MGMT_URL, "HUB_RABBIT_KEEP_GUEST": "1"}
     for user, password in passwords.items():
         env["HUB_RABBIT_PASSWORD_" + re.sub("[^A-Z0-9]", "_", user.upper())] = password
     proc = await asyncio.create_subprocess_exec(
@@ -458,3 +469,51 @@ async def test_a_unit_with_amqp_publish_alone_is_known_by_its_own_exchange(
         await wait_for(received, what="the receipt through the unit's own exchange applied")
         async with database(settings) as db:
             assert await db.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+
+async def test_one_court_system_cannot_revoke_or_release_on_another_courts_warrant(
+    settings: HubSettings,
+) -> None:
+    """PJe's key speaks for TJPE: its counter-warrant and its release order against a TJMG warrant
+    are dead-lettered `no_authority`, audited in the name of PJe's key; the warrant stays."""
+    rupe, pje = SIGNER, CourtSigner.generate("pje-2026", "PJE")
+    keys = {rupe.key_id: rupe.court_key(("tjmg.*",)), pje.key_id: pje.court_key(("tjpe.*",))}
+    s = settings.model_copy(update={"security": SecuritySettings(court_keys=keys)})
+    pje_source = Source(connector="court", system="PJE")
+    warrant = make_envelope(make_warrant(), message_id=uuid.uuid4())
+    attempts = [
+        make_envelope(
+            make_revocation(issuing_court="tjpe.vara-1"), message_id=uuid.uuid4(), source=pje_source
+        ),
+        make_envelope(
+            make_release_order(issuing_court="tjpe.vara-1"),
+            message_id=uuid.uuid4(),
+            source=pje_source,
+        ),
+    ]
+    async with Hub(s, specs=SPECS, background=False):
+        async with amqp(settings) as ch:
+            await send(ch, COURT_IN, warrant, headers=rupe.headers(warrant.to_bytes()))
+
+            async def recorded() -> bool:
+                async with database(settings) as db:
+                    return bool(await db.fetchval("SELECT state FROM warrants") == "pending")
+
+            await wait_for(recorded, what="TJMG's warrant recorded")
+            for env in attempts:
+                await send(ch, COURT_IN, env, headers=pje.headers(env.to_bytes()))
+        letters = await _parked(settings, 2)
+    assert [r["reason"] for r in letters] == ["no_authority"] * 2
+    async with database(settings) as db:
+        audited = await db.fetch(
+            "SELECT actor, detail->>'reason' AS reason FROM audit_log"
+            " WHERE action = 'dead_letter.parked' ORDER BY seq"
+        )
+        assert await db.fetchval("SELECT state FROM warrants") == "pending"
+        received = await db.fetch(
+            "SELECT actor FROM audit_log WHERE action = 'message.received' ORDER BY seq"
+        )
+    assert [(a["actor"], a["reason"]) for a in audited] == [
+        ("court:PJE:pje-2026", "no_authority")
+    ] * 2
+    assert [r["actor"] for r in received] == [f"court:RUPE:{rupe.key_id}"]

@@ -15,6 +15,7 @@ import pytest
 from bench.messages import WarrantFactory
 from contracts import parse_envelope
 from hub.domain.audit import AuditEntry
+from hub.domain.authority import Actor
 from hub.domain.decide import Directory, decide
 from hub.domain.outgoing import Outgoing
 from hub.domain.rows import Changes, DeadlineRow, WarrantRow
@@ -27,6 +28,10 @@ from hub.store.statement import RowsChanged, Statement
 from tests.conftest import PG_DSN
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+# The tables' owner tampering with the chain disables its append-only trigger first (0007).
+_UNGUARD = "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"
+
+ANY = Actor("court:test", ("*",))  # these tests are about the store, not authority
 
 
 @pytest.fixture
@@ -65,7 +70,7 @@ async def _statements_per_batch(pool: asyncpg.Pool, jobs: int) -> tuple[int, lis
         _Confirming(),
         EngineSettings(max_batch=256, max_wait_ms=20),
         lambda: NOW,
-        lambda env, view, now: decide(env, view, now, Directory(units=frozenset())),
+        lambda env, view, now, _actor: decide(env, view, now, Directory(units=frozenset()), ANY),
     )
     factory = WarrantFactory()
     envelopes = [parse_envelope(factory.make(i)[1]) for i in range(jobs + 1)]
@@ -193,6 +198,7 @@ async def test_verify_catches_rows_cut_off_the_end(pool: asyncpg.Pool) -> None:
         async with conn.transaction():
             await audit_repo.append(conn, [AuditEntry(NOW, "t", "a", str(i)) for i in range(4)])
         assert await audit_repo.verify(conn) == (4, None)
+        await conn.execute(_UNGUARD)
         await conn.execute("DELETE FROM audit_log WHERE seq >= 3")
         count, broken = await audit_repo.verify(conn)
         assert count == 2
@@ -222,6 +228,7 @@ async def test_audit_verify_prints_the_head_to_keep_elsewhere(
     assert f"verifies: 3 rows, head {seq}:{last.hex()}" in verified.output
     assert seq == 3
     async with pool.acquire() as conn:
+        await conn.execute(_UNGUARD)
         await conn.execute("DELETE FROM audit_log WHERE seq = 3")
     cut = await asyncio.to_thread(runner.invoke, app, ["audit", "verify"])
     assert cut.exit_code == 1
@@ -284,10 +291,10 @@ async def test_a_failed_decision_gives_its_inbox_claim_back(pool: asyncpg.Pool) 
     envelopes = [parse_envelope(factory.make(i)[1]) for i in range(3)]
     poison = envelopes[1].message_id
 
-    def decider(env: Any, view: Any, now: datetime) -> Any:
+    def decider(env: Any, view: Any, now: datetime, _actor: Actor) -> Any:
         if env.message_id == poison:
             raise ValueError("this one cannot be decided")
-        return decide(env, view, now, Directory(units=frozenset()))
+        return decide(env, view, now, Directory(units=frozenset()), ANY)
 
     engine = Engine(pool, _Confirming(), EngineSettings(max_wait_ms=20), lambda: NOW, decider)
     jobs = [Job("hub.court.in", env.message_id, (env,)) for env in envelopes]

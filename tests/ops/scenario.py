@@ -31,6 +31,8 @@ from tests.integration.harness import amqp, database, send
 
 __all__ = [
     "ADMIN",
+    "ADMIN2",
+    "METRICS",
     "OPERATOR",
     "VIEWER",
     "FakeBnmp",
@@ -46,10 +48,13 @@ TOKENS = {
     "t-viewer": OpsUser(user="vera", role="viewer"),
     "t-operator": OpsUser(user="otto", role="operator"),
     "t-admin": OpsUser(user="ada", role="admin"),
+    "t-admin2": OpsUser(user="bea", role="admin"),
 }
 VIEWER = {"Authorization": "Bearer t-viewer"}
 OPERATOR = {"Authorization": "Bearer t-operator"}
 ADMIN = {"Authorization": "Bearer t-admin"}
+ADMIN2 = {"Authorization": "Bearer t-admin2"}  # the second pair of eyes
+METRICS = {"Authorization": "Bearer t-prometheus"}
 
 COURT = ConnectorSpec(
     "court",
@@ -62,6 +67,7 @@ def ops_settings_of(settings: HubSettings, **changes: Any) -> HubSettings:
     """The test settings with ops tokens and a fast, small replay pace."""
     ops = OpsSettings(
         tokens=TOKENS,
+        metrics_tokens=("t-prometheus",),
         replay_rate_per_s=50,
         replay_canary_timeout_s=10,
         replay_settle_s=5,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from uuid import uuid4
 
+import aio_pika
 from fastapi.routing import APIRoute
 
-from hub.ops.api import jobs, letters, reads
+from hub.ops.api import approvals, jobs, letters, reads
 from hub.settings import HubSettings
 from tests.factories import (
     CPF,
@@ -25,6 +27,8 @@ from tests.integration.harness import amqp, database, depth, wait_for
 
 from .scenario import (
     ADMIN,
+    ADMIN2,
+    METRICS,
     OPERATOR,
     VIEWER,
     FakeBnmp,
@@ -35,6 +39,12 @@ from .scenario import (
 )
 
 REASON = {"reason": "BNMP fixed the signature check (ticket 4711)"}
+
+
+async def _state(settings: HubSettings) -> str | None:
+    async with database(settings) as db:
+        found = await db.fetchval("SELECT state FROM release_orders WHERE order_number = $1", ORDER)
+    return found if isinstance(found, str) else None
 
 
 async def _bnmp_id(settings: HubSettings, order: str = ORDER) -> str | None:
@@ -58,25 +68,36 @@ async def _letter_row(settings: HubSettings, letter_id: int) -> dict[str, Any]:
     return dict(row)
 
 
-async def test_anonymous_callers_get_401_everywhere_but_health_and_metrics(
-    settings: HubSettings,
-) -> None:
-    """Every /api route refuses a caller without a valid token; health and metrics are open."""
+async def test_anonymous_callers_get_401_everywhere_but_health(settings: HubSettings) -> None:
+    """Every /api route refuses a caller without a valid token, and so does /metrics; only health
+    and the static shell are open. A metrics-only token reads /metrics and nothing else."""
     s = ops_settings_of(settings)
     async with running(s) as r:
         routes = [
-            x for router in (reads, letters, jobs) for x in router.routes if isinstance(x, APIRoute)
+            x
+            for router in (reads, letters, jobs, approvals)
+            for x in router.routes
+            if isinstance(x, APIRoute)
         ]
         assert all(x.path.startswith("/api") for x in routes)
-        assert len(routes) >= 15
+        assert len(routes) >= 20
+        nobody: tuple[dict[str, str], ...] = (
+            {},
+            {"Authorization": "Bearer nope"},
+            {"Authorization": "t-admin"},
+            METRICS,
+        )
         for route in routes:
             path = re.sub(r"\{[^}]+\}", "1", route.path)
             for method in route.methods or ():
-                for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "t-admin"}):
+                for headers in nobody:
                     answer = await r.client.request(method, path, headers=headers, json=REASON)
                     assert answer.status_code == 401, (method, path, headers)
+                    assert answer.headers["www-authenticate"] == "Bearer"
         assert (await r.client.get("/health")).status_code == 200
-        assert (await r.client.get("/metrics")).status_code == 200
+        assert (await r.client.get("/metrics")).status_code == 401
+        assert (await r.client.get("/metrics", headers=METRICS)).status_code == 200
+        assert (await r.client.get("/metrics", headers=VIEWER)).status_code == 200
         assert (await r.client.get("/")).status_code == 200  # the static shell holds no data
 
 
@@ -98,6 +119,12 @@ async def test_writes_need_the_role_and_a_reason(settings: HubSettings) -> None:
             answer = await r.client.post(f"{url}/replay", json=body, headers=OPERATOR)
             assert answer.status_code == 422, body
         assert (await r.client.post(f"{url}/archive", json={}, headers=OPERATOR)).status_code == 422
+        broken = await r.client.post(f"{url}/replay", content=b"{not json", headers=OPERATOR)
+        assert broken.status_code == 422
+        assert broken.json()["detail"][0]["loc"][0] == "body"
+        # The role is checked before the body is read: a viewer's garbage is not even parsed.
+        garbage = await r.client.post(f"{url}/replay", content=b"{not json", headers=VIEWER)
+        assert garbage.status_code == 403
         assert await r.audit("dead_letter.replayed") == []
 
 
@@ -125,22 +152,35 @@ async def test_browse_filter_and_show_with_personal_data_masked(settings: HubSet
             ("UpstreamRejected", "bnmp", 1)
         ]
 
-        shown = await r.client.get(f"/api/dead-letters/{letter['id']}", headers=OPERATOR)
-        text = shown.text
-        assert shown.status_code == 200
-        assert CPF not in text
-        assert "Fulano" not in text
-        body = shown.json()
-        assert body["body"]["masked"]
-        assert body["verdict"]["allowed"]
-        assert body["queue"] == "hub.bnmp.out"
-        assert "missing judge signature" in body["error_message"]
-        assert await r.audit("dead_letter.viewed") == []
+        url = f"/api/dead-letters/{letter['id']}"
+        for who in (VIEWER, OPERATOR, ADMIN):  # an admin too: only a reveal shows it all
+            shown = await r.client.get(url, headers=who)
+            text = shown.text
+            assert shown.status_code == 200
+            assert CPF not in text
+            assert "Fulano" not in text
+            body = shown.json()
+            assert body["body"]["masked"]
+            assert body["body"]["content"]["payload"]["order_number"] == ORDER
+            assert body["verdict"]["allowed"]
+            assert body["queue"] == "hub.bnmp.out"
+        assert "missing judge signature" in body["error_message"]  # an operator's: the words
+        viewed = (await r.client.get(url, headers=VIEWER)).json()
+        assert "missing judge signature" not in viewed["error_message"]  # a viewer's: hidden
 
-        unmasked = (await r.client.get(f"/api/dead-letters/{letter['id']}", headers=ADMIN)).json()
-        assert unmasked["body"]["content"]["payload"]["person"]["cpf"] == CPF
-        viewed = await r.audit("dead_letter.viewed")
-        assert [(v["actor"], v["detail"]["id"]) for v in viewed] == [("ops:ada", letter["id"])]
+        reveal = f"{url}/reveal"
+        why = {"reason": "the court asks which CPF the order names"}
+        assert (await r.client.post(reveal, json=why, headers=OPERATOR)).status_code == 403
+        assert (await r.client.post(reveal, json={}, headers=ADMIN)).status_code == 422
+        assert await r.audit("dead_letter.revealed") == []
+        revealed = await r.client.post(reveal, json=why, headers=ADMIN)
+        assert revealed.status_code == 200
+        assert revealed.json()["body"]["content"]["payload"]["person"]["cpf"] == CPF
+        assert not revealed.json()["body"]["masked"]
+        seen = await r.audit("dead_letter.revealed")
+        assert [(v["actor"], v["detail"]["id"], v["detail"]["reason"]) for v in seen] == [
+            ("ops:ada", letter["id"], why["reason"])
+        ]
 
 
 async def test_replay_one_moves_the_order_and_is_audited(settings: HubSettings) -> None:
@@ -228,12 +268,15 @@ async def test_replay_of_a_warrant_revoked_meanwhile_is_refused_and_audited(
     assert (row["status"], row["refused_code"]) == ("parked", "warrant_revoked")
 
 
-async def test_edit_and_replay_sends_a_new_linked_copy(settings: HubSettings) -> None:
-    """A broken body cannot be replayed as is; an admin's edit goes out with a new, linked id."""
+async def test_edit_and_replay_waits_for_a_second_admin(settings: HubSettings) -> None:
+    """A receipt with a wrong schema version cannot be replayed as it is; an admin's repair waits
+    for another admin, who may not be the same one; once approved it goes out as a new, linked
+    copy and the audit names both people and both reasons."""
     s = ops_settings_of(settings)
     async with running(s, FakeBnmp()) as r:
-        broken = b'{"kind": "custodial_unit.receipt.acknowledged", "payload": {}}'
-        await publish(s, "hub.custodial_unit.in", broken)
+        doc = json.loads(make_envelope(make_receipt()).to_bytes())
+        doc["schema_version"] = 9
+        await publish(s, "hub.custodial_unit.in", json.dumps(doc).encode())
         letter = await _one_parked(r)
         url = f"/api/dead-letters/{letter['id']}"
         plain = await r.client.post(f"{url}/replay", json=REASON, headers=ADMIN)
@@ -242,26 +285,99 @@ async def test_edit_and_replay_sends_a_new_linked_copy(settings: HubSettings) ->
 
         await publish(s, "hub.court.in", make_release_order())
         await wait_for(lambda: r.parked(2), what="the order's BNMP dead letter")  # BNMP refuses
-        body = make_envelope(make_receipt()).to_json()
-        edit = {"reason": "unit sent a truncated receipt; fixed by hand", "body": body}
-        answer = await r.client.post(f"{url}/edit-replay", json=edit, headers=ADMIN)
-        assert answer.status_code == 200, answer.text
-        new_id = answer.json()["message_id"]
+        person = {**doc, "schema_version": 1}
+        person["payload"] = {**doc["payload"], "unit": "mg.ceresp-bh"}
+        locked = {"reason": "unit sent the wrong unit id", "body": json.dumps(person)}
+        refused = await r.client.post(f"{url}/edit-replay", json=locked, headers=ADMIN)
+        assert refused.status_code == 409
+        assert refused.json()["code"] == "locked_field"
+
+        fixed = {**doc, "schema_version": 1}
+        ask = {
+            "reason": "the unit's system sent schema version 9 by mistake",
+            "body": json.dumps(fixed),
+        }
+        asked = await r.client.post(f"{url}/edit-replay", json=ask, headers=ADMIN)
+        assert asked.status_code == 202, asked.text
+        request = asked.json()
+        assert (request["state"], request["requested_by"]) == ("pending", "ops:ada")
+        assert request["changes"] == [{"path": "schema_version", "before": 9, "after": 1}]
+        approve = f"/api/approvals/{request['id']}/approve"
+        ok = {"reason": "checked with the unit: only the version was wrong"}
+        assert (await r.client.post(approve, json=ok, headers=ADMIN)).status_code == 403
+        assert (await r.client.post(approve, json=ok, headers=OPERATOR)).status_code == 403
+        assert await _state(s) == "dispatched"  # nothing ran yet
+        decided = await r.client.post(approve, json=ok, headers=ADMIN2)
+        assert decided.status_code == 200, decided.text
+        answer = decided.json()
+        assert answer["approval"]["state"] == "approved"
+        assert answer["approval"]["decided_by"] == "ops:bea"
+        assert answer["replay"]["replayed"]
+        new_id = answer["replay"]["message_id"]
         assert new_id != str(letter["message_id"])
+        again = await r.client.post(approve, json=ok, headers=ADMIN2)
+        assert again.status_code == 409
 
         async def received() -> bool:
-            async with database(s) as db:
-                state = await db.fetchval(
-                    "SELECT state FROM release_orders WHERE order_number = $1", ORDER
-                )
-            return bool(state == "received")
+            return await _state(s) == "received"
 
         await wait_for(received, what="the receipt to apply")
+    requested = (await r.audit("approval.requested"))[0]
+    assert (requested["actor"], requested["detail"]["reason"]) == ("ops:ada", ask["reason"])
+    approved = (await r.audit("approval.approved"))[0]
+    assert approved["actor"] == "ops:bea"
+    assert approved["detail"]["reason"] == ok["reason"]
+    assert approved["detail"]["requested_by"] == "ops:ada"
+    assert approved["detail"]["request_reason"] == ask["reason"]
     entry = (await r.audit("dead_letter.edited_and_replayed"))[0]
     assert entry["actor"] == "ops:ada"
     assert entry["detail"]["replayed_as"] == new_id
-    assert "payload.order_number" in entry["detail"]["edited_paths"]
+    assert entry["detail"]["edited_paths"] == ["schema_version"]
+    assert (entry["detail"]["approved_by"], entry["detail"]["approval_reason"]) == (
+        "ops:bea",
+        ok["reason"],
+    )
+    assert entry["detail"]["reason"] == ask["reason"]
     assert CPF not in json.dumps(entry["detail"])
+
+
+async def test_a_rejected_edit_never_runs(settings: HubSettings) -> None:
+    """Rejected by a second admin, with a reason: nothing is replayed, and it cannot be approved
+    afterwards."""
+    s = ops_settings_of(settings)
+    async with running(s, FakeBnmp()) as r:
+        doc = json.loads(make_envelope(make_receipt()).to_bytes())
+        doc["schema_version"] = 9
+        await publish(s, "hub.custodial_unit.in", json.dumps(doc).encode())
+        letter = await _one_parked(r)
+        await publish(s, "hub.court.in", make_release_order())
+        await wait_for(lambda: r.parked(2), what="the order's BNMP dead letter")
+        ask = {
+            "reason": "repair the schema version",
+            "body": json.dumps({**doc, "schema_version": 1}),
+        }
+        asked = await r.client.post(
+            f"/api/dead-letters/{letter['id']}/edit-replay", json=ask, headers=ADMIN
+        )
+        assert asked.status_code == 202, asked.text
+        base = f"/api/approvals/{asked.json()['id']}"
+        no = {"reason": "the unit must send it again itself"}
+        rejected = await r.client.post(f"{base}/reject", json=no, headers=ADMIN2)
+        assert rejected.status_code == 200
+        assert rejected.json()["approval"]["state"] == "rejected"
+        assert rejected.json()["replay"] is None
+        late = await r.client.post(f"{base}/approve", json=no, headers=ADMIN2)
+        assert late.status_code == 409
+        listed = (await r.client.get("/api/approvals", headers=OPERATOR)).json()
+        assert [(a["id"], a["state"]) for a in listed] == [(asked.json()["id"], "rejected")]
+        assert (await r.client.get("/api/approvals", headers=VIEWER)).status_code == 403
+    assert (await _letter_row(s, letter["id"]))["status"] == "parked"
+    assert await r.audit("dead_letter.edited_and_replayed") == []
+    rejected_entry = (await r.audit("approval.rejected"))[0]
+    assert (rejected_entry["actor"], rejected_entry["detail"]["reason"]) == (
+        "ops:bea",
+        no["reason"],
+    )
 
 
 async def test_archive_and_restore_are_audited(settings: HubSettings) -> None:
@@ -314,3 +430,69 @@ async def test_timeline_shows_one_message_sent_to_its_set_and_each_delivery(
     assert len(sent) == 1
     assert sent[0]["routing_key"] == "hub.bnmp.out"
     assert sent[0]["cc"] == ["hub.setarim.out", f"hub.custodial_unit.{UNIT}.out"]
+
+
+async def test_only_what_the_hub_sent_is_replayed_to_an_outbound_queue(
+    settings: HubSettings,
+) -> None:
+    """A message someone put straight into BNMP's queue is dead-lettered there like the hub's
+    own; a replay checks the outbox and refuses it, so it never reaches BNMP through the hub, even
+    when it copies an order the hub knows (which the business state alone would let through)."""
+    s = ops_settings_of(settings)
+    bnmp = FakeBnmp()
+    async with running(s, bnmp) as r:
+        await publish(s, "hub.court.in", make_release_order())
+        (own,) = await wait_for(r.parked, what="the order's own dead letter")
+        forged = make_envelope(make_release_order(), message_id=uuid4())
+        async with amqp(s) as channel:
+            message = aio_pika.Message(forged.to_bytes(), message_id=str(forged.message_id))
+            await channel.default_exchange.publish(message, routing_key="hub.bnmp.out")
+        rows = await wait_for(lambda: r.parked(2), what="the forged copy's dead letter")
+        letter = next(row for row in rows if row["id"] != own["id"])
+        assert letter["queue"] == "hub.bnmp.out"
+        bnmp.accept_all()
+        shown = (await r.client.get(f"/api/dead-letters/{letter['id']}", headers=VIEWER)).json()
+        assert shown["verdict"]["code"] == "not_sent_by_hub"
+        calls = len(bnmp.calls)
+        answer = await r.client.post(
+            f"/api/dead-letters/{letter['id']}/replay", json=REASON, headers=OPERATOR
+        )
+        assert answer.status_code == 409
+        assert answer.json()["code"] == "not_sent_by_hub"
+        async with amqp(s) as channel:
+            assert await depth(channel, "hub.bnmp.out") == 0
+        assert len(bnmp.calls) == calls
+        mine = await r.client.post(
+            f"/api/dead-letters/{own['id']}/replay", json=REASON, headers=OPERATOR
+        )
+        assert mine.status_code == 200, mine.text  # the hub's own copy goes out again
+
+
+async def test_a_request_not_decided_in_time_expires(settings: HubSettings) -> None:
+    """Past `approval_ttl_s` a request can no longer be approved: it is closed as expired."""
+    s = ops_settings_of(settings, approval_ttl_s=0.001)
+    async with running(s, FakeBnmp()) as r:
+        await publish(s, "hub.court.in", make_release_order())
+        doc = json.loads(make_envelope(make_receipt()).to_bytes())
+        doc["schema_version"] = 9
+        await publish(s, "hub.custodial_unit.in", json.dumps(doc).encode())
+        rows = await wait_for(lambda: r.parked(2), what="two dead letters")
+        letter = next(row for row in rows if row["queue"] == "hub.custodial_unit.in")
+        ask = {
+            "reason": "repair the schema version",
+            "body": json.dumps({**doc, "schema_version": 1}),
+        }
+        asked = await r.client.post(
+            f"/api/dead-letters/{letter['id']}/edit-replay", json=ask, headers=ADMIN
+        )
+        assert asked.status_code == 202, asked.text
+        ok = {"reason": "approved far too late"}
+        late = await r.client.post(
+            f"/api/approvals/{asked.json()['id']}/approve", json=ok, headers=ADMIN2
+        )
+        assert late.status_code == 409
+        assert "expired" in late.json()["detail"]
+        listed = (await r.client.get("/api/approvals", headers=OPERATOR)).json()
+        assert [a["state"] for a in listed] == ["expired"]
+    assert await r.audit("dead_letter.edited_and_replayed") == []
+    assert [e["actor"] for e in await r.audit("approval.expired")] == ["ops:bea"]

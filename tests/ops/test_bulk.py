@@ -8,6 +8,7 @@ from hub.settings import HubSettings
 from tests.integration.harness import database, wait_for
 
 from .scenario import (
+    ADMIN,
     OPERATOR,
     VIEWER,
     FakeBnmp,
@@ -143,3 +144,61 @@ async def test_a_group_is_archived_in_one_action(settings: HubSettings) -> None:
         assert len(answer.json()["changed"]) == 3
         assert await r.parked() == []
         assert len(await r.audit("dead_letter.archived")) == 3
+
+
+async def test_a_big_bulk_replay_waits_for_a_second_admin(settings: HubSettings) -> None:
+    """Above `approval_above` dead letters the job is only a request; an admin other than the
+    one who asked approves it and it runs, both names and reasons in the audit."""
+    s = ops_settings_of(settings, approval_above=3)
+    bnmp = FakeBnmp()
+    async with running(s, bnmp) as r:
+        await publish(s, "hub.court.in", *release_orders(*SEQS))
+        await wait_for(lambda: r.parked(len(SEQS)), what="six dead letters")
+        bnmp.accept_all()
+        body = {"reason": REASON, "selection": {"connector": "bnmp"}}
+        asked = await r.client.post("/api/replay-jobs", json=body, headers=OPERATOR)
+        assert asked.status_code == 202, asked.text
+        assert asked.json()["id"] is None
+        approval = asked.json()["approval"]
+        twice = await r.client.post("/api/replay-jobs", json=body, headers=OPERATOR)
+        assert twice.status_code == 409  # that filter already waits
+        assert (await r.client.get("/api/replay-jobs", headers=VIEWER)).json() == []
+        ok = {"reason": "six orders after the BNMP outage: expected"}
+        decided = await r.client.post(f"/api/approvals/{approval}/approve", json=ok, headers=ADMIN)
+        assert decided.status_code == 200, decided.text
+        job = await _finished(r, decided.json()["job"]["id"])
+        assert (job["state"], job["items"], job["created_by"]) == ("done", {"ok": 6}, "ops:otto")
+        assert await _registered(s) == len(SEQS)
+    started = (await r.audit("dead_letter.bulk_replay_started"))[0]
+    assert (started["actor"], started["detail"]["reason"]) == ("ops:otto", REASON)
+    assert (started["detail"]["approved_by"], started["detail"]["approval_reason"]) == (
+        "ops:ada",
+        ok["reason"],
+    )
+    approved = (await r.audit("approval.approved"))[0]
+    assert (approved["actor"], approved["detail"]["requested_by"]) == ("ops:ada", "ops:otto")
+
+
+async def test_one_bulk_replay_at_a_time_per_filter(settings: HubSettings) -> None:
+    """While a job of a filter runs, the same filter is refused (409); another filter is not."""
+    s = ops_settings_of(settings, replay_rate_per_s=1)
+    bnmp = FakeBnmp()
+    async with running(s, bnmp) as r:
+        await publish(s, "hub.court.in", *release_orders(*SEQS))
+        await wait_for(lambda: r.parked(len(SEQS)), what="six dead letters")
+        bnmp.accept_all()
+        first = await _start(r, {"connector": "bnmp"})
+        body = {"reason": REASON, "selection": {"connector": "bnmp", "status": "parked"}}
+        same = await r.client.post("/api/replay-jobs", json=body, headers=OPERATOR)
+        assert same.status_code == 409
+        assert f"replay job {first}" in same.json()["detail"]
+        one = {"reason": REASON, "selection": {"subject": f"{release_orders(16)[0].order_number}"}}
+        other = await r.client.post("/api/replay-jobs", json=one, headers=OPERATOR)
+        assert other.status_code == 202, other.text
+        cancel = {"reason": "enough for this test"}
+        await r.client.post(f"/api/replay-jobs/{first}/cancel", json=cancel, headers=OPERATOR)
+        await _finished(r, first)
+        again = await r.client.post("/api/replay-jobs", json=body, headers=OPERATOR)
+        assert again.status_code in (202, 409)
+        if again.status_code == 409:  # nothing left: every letter went out before the cancel
+            assert "no parked dead letter" in again.json()["detail"]

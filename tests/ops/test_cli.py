@@ -6,12 +6,13 @@ import asyncio
 import json
 import os
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
 from hub.ops.cli import ops_app
 from hub.settings import HubSettings
-from tests.factories import CPF, ORDER, make_release_order
+from tests.factories import CPF, ORDER, make_envelope, make_receipt, make_release_order
 from tests.integration.harness import amqp, database, depth, wait_for
 
 from .scenario import FakeBnmp, ops_settings_of, publish, release_orders, running
@@ -122,3 +123,41 @@ async def test_python_dash_m_hub_has_the_ops_commands(settings: HubSettings) -> 
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
     assert json.loads(out) == {"total": 0, "items": []}
+
+
+async def test_four_eyes_and_reveal_from_the_shell(settings: HubSettings, tmp_path: Path) -> None:
+    """An admin asks for an edit from the shell, cannot approve it, another admin does; showing
+    a body as it is takes an admin, a reason, and leaves an audit entry."""
+    s = ops_settings_of(settings)
+    doc = json.loads(make_envelope(make_receipt()).to_bytes())
+    doc["schema_version"] = 9
+    async with running(s, FakeBnmp()) as r:
+        await publish(s, "hub.court.in", make_release_order())
+        await publish(s, "hub.custodial_unit.in", json.dumps(doc).encode())
+        rows = await wait_for(lambda: r.parked(2), what="two dead letters")
+    letter = next(row["id"] for row in rows if row["queue"] == "hub.custodial_unit.in")
+    fixed = tmp_path / "fixed.json"
+    fixed.write_text(json.dumps({**doc, "schema_version": 1}))
+    asked = await cli(s, "dlq", "edit-replay", str(letter), "--body-file", str(fixed),
+                      "--reason", REASON, "--token", "t-admin")  # fmt: skip
+    assert asked.exit_code == 0, asked.output
+    request = asked.output.split("request ")[1].split()[0]
+    pending = await cli(s, "dlq", "approvals", "--token", "t-operator", "--json")
+    assert [a["id"] for a in json.loads(pending.output)] == [int(request)]
+    approve = ("dlq", "approve", request, "--reason", "checked with the unit")
+    assert (await cli(s, *approve, "--token", "t-admin")).exit_code == 2  # not their own
+    done = await cli(s, *approve, "--token", "t-admin2")
+    assert done.exit_code == 0, done.output
+    assert "replayed" in done.output
+
+    shown = await cli(s, "dlq", "show", str(letter), "--token", "t-admin")
+    assert CPF not in shown.output
+    reveal = ("dlq", "show", str(letter), "--reveal", "--reason", "the unit asks what it sent")
+    assert (await cli(s, *reveal, "--token", "t-operator")).exit_code == 3
+    revealed = await cli(s, *reveal, "--token", "t-admin")
+    assert revealed.exit_code == 0, revealed.output
+    assert '"schema_version": 9' in revealed.output
+    async with database(s) as db:
+        actions = [r["action"] for r in await db.fetch("SELECT action FROM audit_log ORDER BY seq")]
+    assert "dead_letter.revealed" in actions
+    assert actions.index("approval.requested") < actions.index("approval.approved")

@@ -9,10 +9,12 @@ import pytest
 
 from contracts import BnmpDocumentType, ContractError, Envelope, IllegalTransition
 from contracts.envelope import AnyPayload
+from hub.domain.authority import Actor
 from hub.domain.decide import Directory, Outcome, View, decide, reads_outages
 from hub.domain.rows import WarrantRow
 from hub.errors import OutOfOrder, Unroutable
 from tests.factories import (
+    COURT,
     T0,
     UNIT,
     WARRANT,
@@ -29,6 +31,8 @@ from tests.factories import (
 )
 
 D = Directory(units=frozenset({UNIT}))
+# the factories' documents come from this court (authority: tests/unit/test_authority.py)
+COURT_ACTOR = Actor("court:RUPE:test", (COURT,))
 NOW = T0 + timedelta(minutes=10)
 
 
@@ -37,7 +41,7 @@ def run(*payloads: AnyPayload, view: View | None = None) -> tuple[View, Outcome]
     view = view or View()
     total = Outcome()
     for p in payloads:
-        out = decide(make_envelope(p, message_id=uuid4()), view, NOW, D)
+        out = decide(make_envelope(p, message_id=uuid4()), view, NOW, D, COURT_ACTOR)
         view, total = view.merged(out), total + out
     return view, total
 
@@ -269,6 +273,6 @@ def test_a_decision_that_does_not_read_outages_is_the_same_without_them() -> Non
 
 def _decided(env: Envelope, view: View) -> object:
     try:
-        return decide(env, view, NOW, D)
+        return decide(env, view, NOW, D, COURT_ACTOR)
     except Exception as e:
         return (type(e), str(e))

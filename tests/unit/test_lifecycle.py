@@ -12,15 +12,20 @@ from contracts import (
     IllegalTransition,
     ReleaseOrderState,
     WarrantState,
+    first_sight,
+    in_force,
     release_warrant,
     transition_release,
     transition_warrant,
 )
 from contracts.envelope import AnyPayload
 from tests.factories import (
+    PERSON,
+    PROCESS,
     WARRANT,
     make_alert,
     make_compliance,
+    make_lifted,
     make_receipt,
     make_referral,
     make_registration,
@@ -31,6 +36,7 @@ from tests.factories import (
     make_warrant,
     make_warrant_complied,
     make_warrant_expired,
+    make_warrant_recorded,
 )
 
 R = ReleaseOrderState
@@ -48,6 +54,7 @@ RELEASE_EVENTS: dict[str, AnyPayload] = {
     "order_registered": make_registration(),
     "registration_rejected": make_rejection(),
     "referral": make_referral(),
+    "lifted": make_lifted(),
     "alert": make_alert(),
 }
 TRACKED = ("order_registered", "registration_rejected", "alert")
@@ -69,6 +76,8 @@ RELEASE_ALLOWED: dict[tuple[R | None, str], R] = {
     (R.VALIDATED, "impeded"): R.IMPEDED,
     (R.READY, "impeded"): R.READY_IMPEDED,
     (R.READY_IMPEDED, "referral"): R.READY_IMPEDED,
+    (R.IMPEDED, "lifted"): R.IMPEDED,
+    (R.READY_IMPEDED, "lifted"): R.READY_IMPEDED,
     (R.READY, "released"): R.COMPLIED_RELEASED,
     (R.READY, "not_released"): R.COMPLIED_NOT_RELEASED,
     (R.READY_IMPEDED, "not_released"): R.COMPLIED_NOT_RELEASED,
@@ -219,6 +228,13 @@ WARRANT_EVENTS: dict[str, AnyPayload] = {
     "counter_warrant": make_revocation(),
     "release_order": make_release_order(),
     "expired": make_warrant_expired(),
+    # What BNMP reports, naming the person: the first sight of a warrant the hub never carried.
+    "complied_named": make_warrant_complied(person=PERSON),
+    "expired_named": make_warrant_expired(person=PERSON),
+    "bnmp_pending": make_warrant_recorded(warrant_number=WARRANT, process_number=PROCESS),
+    "bnmp_revoked": make_warrant_recorded(
+        warrant_number=WARRANT, process_number=PROCESS, status="revoked"
+    ),
     "registered": make_registration(
         document_number=WARRANT, document_type=BnmpDocumentType.WARRANT
     ),
@@ -230,6 +246,15 @@ WARRANT_ALLOWED: dict[tuple[W | None, str], W] = {
     (W.PENDING, "counter_warrant"): W.REVOKED,
     (W.PENDING, "expired"): W.EXPIRED,
     (W.COMPLIED, "release_order"): W.REVOKED,
+    (W.PENDING, "complied_named"): W.COMPLIED,
+    (W.PENDING, "expired_named"): W.EXPIRED,
+    (W.PENDING, "bnmp_revoked"): W.REVOKED,
+    (W.COMPLIED, "bnmp_revoked"): W.REVOKED,
+    (W.COMPLIED, "bnmp_pending"): W.PENDING,  # its compliance certificate annulled in BNMP
+    (None, "complied_named"): W.COMPLIED,
+    (None, "expired_named"): W.EXPIRED,
+    (None, "bnmp_pending"): W.PENDING,
+    (None, "bnmp_revoked"): W.REVOKED,
     **{(state, event): state for state in W for event in ("registered", "alert")},
 }
 WARRANT_PAIRS = list(itertools.product([None, *W], WARRANT_EVENTS))
@@ -282,12 +307,39 @@ def test_forbidden_warrant_transitions(state: W | None, event: str) -> None:
         ),
         pytest.param(W.COMPLIED, "complied", "duplicate", "already complied", id="complied-twice"),
         pytest.param(W.REVOKED, "counter_warrant", "duplicate", "already revoked", id="revoked-2x"),
-        pytest.param(W.EXPIRED, "expired", "duplicate", "already expired", id="expired-twice"),
+        pytest.param(W.EXPIRED, "expired", "duplicate", "expired already", id="expired-twice"),
+        pytest.param(W.REVOKED, "expired", "duplicate", "revoked already", id="revoked-expires"),
         pytest.param(
-            W.COMPLIED, "expired", "illegal_transition", "does not expire", id="complied-expires"
+            W.EXPIRED, "bnmp_revoked", "duplicate", "out of force", id="expired-revoked-in-bnmp"
+        ),
+        pytest.param(W.PENDING, "bnmp_pending", "duplicate", "pending already", id="pending-2x"),
+        pytest.param(
+            W.COMPLIED,
+            "expired",
+            "register_drift",
+            "BNMP expired a warrant the hub holds as complied",
+            id="complied-expires",
         ),
         pytest.param(
-            W.REVOKED, "complied", "illegal_transition", "revoked (terminal)", id="after-revoked"
+            W.REVOKED,
+            "complied",
+            "register_drift",
+            "BNMP holds in force a warrant the hub holds as revoked",
+            id="after-revoked",
+        ),
+        pytest.param(
+            W.EXPIRED,
+            "bnmp_pending",
+            "register_drift",
+            "BNMP holds in force a warrant the hub holds as expired",
+            id="pending-again-after-expiry",
+        ),
+        pytest.param(
+            W.REVOKED,
+            "release_order",
+            "illegal_transition",
+            "revoked (terminal)",
+            id="release-after-revocation",
         ),
         pytest.param(
             W.EXPIRED,
@@ -343,3 +395,31 @@ def test_release_warrant(state: W | None, outcome: W | str) -> None:
     else:
         with pytest.raises(IllegalTransition, match=outcome):
             release_warrant(state)
+
+
+@pytest.mark.parametrize(
+    ("event", "state"),
+    [
+        pytest.param("complied_named", W.COMPLIED, id="complied-naming-the-person"),
+        pytest.param("expired_named", W.EXPIRED, id="expired-naming-the-person"),
+        pytest.param("bnmp_pending", W.PENDING, id="pending-in-bnmp"),
+        pytest.param("bnmp_revoked", W.REVOKED, id="revoked-in-bnmp"),
+        pytest.param("complied", None, id="complied-naming-nobody"),
+        pytest.param("expired", None, id="expired-naming-nobody"),
+        pytest.param("issued", None, id="issued-by-a-court"),
+        pytest.param("counter_warrant", None, id="counter-warrant"),
+    ],
+)
+def test_first_sight(event: str, state: W | None) -> None:
+    """A BNMP report that names the person gives a warrant the hub never carried BNMP's state;
+    one that names nobody, or a court's document, gives none (S004 item 10)."""
+    assert first_sight(WARRANT_EVENTS[event]) is state
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [(W.PENDING, True), (W.COMPLIED, True), (W.REVOKED, False), (W.EXPIRED, False)],
+)
+def test_in_force(state: W, expected: bool) -> None:
+    """Pending and complied warrants keep a person detained; revoked and expired ones do not."""
+    assert in_force(state) is expected

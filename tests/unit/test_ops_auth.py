@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.ops.auth import Principal, Role, bearer_token, resolve
+from hub.ops.auth import Principal, Role, bearer_token, may_scrape, resolve
 from hub.settings import OpsUser
 
 TOKENS = {
@@ -66,3 +66,12 @@ def test_a_higher_role_may_do_what_a_lower_one_may(role: Role, needed: Role, all
 def test_the_audit_names_the_operator() -> None:
     """Operators appear in the audit log as `ops:<user>`."""
     assert Principal("otto", Role.OPERATOR).actor == "ops:otto"
+
+
+@pytest.mark.parametrize(
+    ("token", "allowed"),
+    [("t-prom", True), ("t-view", True), ("t-admin", True), ("t-pro", False), (None, False)],
+)
+def test_metrics_need_an_ops_or_a_metrics_token(token: str | None, allowed: bool) -> None:
+    """`/metrics` takes any ops token or a metrics-only token, and nothing else."""
+    assert may_scrape(TOKENS, ("t-prom",), token) is allowed

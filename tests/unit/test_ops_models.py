@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from hub.ops import models
-from hub.ops.api import jobs, letters, open_routes, reads
+from hub.ops.api import approvals, jobs, letters, open_routes, reads
 from hub.store import ops_jobs, ops_letters, ops_stats
 
 T = datetime(2024, 3, 1, 13, 0, tzinfo=UTC)
@@ -29,7 +29,7 @@ def test_every_json_route_declares_a_response_model() -> None:
     """No route answers an undeclared dict: each one's JSON is a model (or a list of one)."""
     routes = [
         r
-        for router in (open_routes, reads, letters, jobs)
+        for router in (open_routes, reads, letters, jobs, approvals)
         for r in router.routes
         if isinstance(r, APIRoute) and r.include_in_schema and r.path != "/metrics"
     ]
@@ -76,7 +76,7 @@ def test_a_dead_letter_goes_out_as_before() -> None:
         **item.model_dump(),
         trace="",
         headers={"x-hub-attempt": 0},
-        body=models.Body(format="opaque", masked=True, content=None, size=3),
+        body=models.Body(format="opaque", masked=True, content=None, size=3, hidden_fields=0),
         verdict=models.VerdictView(allowed=False, code="unparseable", why="not a message"),
     )
     doc = json.loads(detail.model_dump_json())
@@ -84,4 +84,6 @@ def test_a_dead_letter_goes_out_as_before() -> None:
     assert list(doc)[-4:] == ["trace", "headers", "body", "verdict"]
     assert doc["message_id"] == str(mid)
     assert doc["first_failed_at"] == "2024-03-01T13:00:00Z"
-    assert doc["body"] == {"format": "opaque", "masked": True, "content": None, "size": 3}
+    assert doc["body"] == {
+        "format": "opaque", "masked": True, "content": None, "size": 3, "hidden_fields": 0
+    }  # fmt: skip

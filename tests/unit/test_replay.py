@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from hub.ops.replay import (
     REPLAYED_BY,
     Known,
     OrderFacts,
+    SentFacts,
     WarrantFacts,
     parse_body,
     replay_headers,
@@ -62,10 +64,14 @@ COMPLIED_WARRANT = warrant("complied")
 
 
 def verdict(payload: AnyPayload, queue: str, known: Known, status: str = "parked") -> str:
-    """The verdict's code for a parked dead letter of `payload` that failed in `queue`."""
+    """The verdict's code for a parked dead letter of `payload` that failed in `queue` (an
+    outbound one as the hub's outbox sent it there, unless `known` says what the outbox holds)."""
     env = make_envelope(payload)
+    body = env.to_bytes()
+    if not queue.endswith(".in") and known.sent is None:
+        known = replace(known, sent=SentFacts(body, frozenset({queue})))
     return replay_verdict(
-        status=status, queue=queue, parsed=env, known=known, work_queues=WORK
+        status=status, queue=queue, parsed=env, body=body, known=known, work_queues=WORK
     ).code
 
 
@@ -193,7 +199,12 @@ def test_an_unparseable_body_needs_an_edit() -> None:
     parsed = parse_body(b'{"kind": "court.release_order.issued"')
     assert isinstance(parsed, ContractError)
     v = replay_verdict(
-        status="parked", queue="hub.court.in", parsed=parsed, known=NOTHING, work_queues=WORK
+        status="parked",
+        queue="hub.court.in",
+        parsed=parsed,
+        body=b"",
+        known=NOTHING,
+        work_queues=WORK,
     )
     assert (v.allowed, v.code) == (False, "unparseable")
     assert "malformed_json" in v.why
@@ -203,16 +214,52 @@ def test_an_unparseable_body_needs_an_edit() -> None:
 def test_the_refusal_names_the_revocation() -> None:
     """Refusing a revoked warrant's delivery says why in words an operator understands."""
     env = make_envelope(make_warrant())
+    sent = SentFacts(env.to_bytes(), frozenset({"hub.bnmp.out"}))
     v = replay_verdict(
         status="parked",
         queue="hub.bnmp.out",
         parsed=env,
-        known=warrant("revoked"),
+        body=env.to_bytes(),
+        known=replace(warrant("revoked"), sent=sent),
         work_queues=WORK,
     )
     assert not v.allowed
     assert "revoked" in v.why
     assert "unlawful arrest" in v.why
+
+
+SENT = make_envelope(make_warrant())
+OTHER = make_envelope(make_warrant(), secrecy="secret")
+
+
+@pytest.mark.parametrize(
+    ("sent", "queue", "body", "expected"),
+    [
+        (SentFacts(SENT.to_bytes(), frozenset({"hub.bnmp.out"})), "hub.bnmp.out", SENT, "ok"),
+        (SentFacts(SENT.to_bytes(), frozenset({"hub.bnmp.out", "hub.setarim.out"})),
+         "hub.setarim.out", SENT, "ok"),
+        (None, "hub.bnmp.out", SENT, "not_sent_by_hub"),
+        (SentFacts(SENT.to_bytes(), frozenset({"hub.bnmp.out"})), "hub.setarim.out", SENT,
+         "not_sent_there"),
+        (SentFacts(SENT.to_bytes(), frozenset({"hub.bnmp.out"})), "hub.bnmp.out", OTHER,
+         "not_as_sent"),
+    ],
+    ids=["as sent", "sent there in cc", "not in the outbox", "another queue", "other bytes"],
+)  # fmt: skip
+def test_an_outbound_replay_is_what_the_outbox_holds(
+    sent: SentFacts | None, queue: str, body: Envelope, expected: str
+) -> None:
+    """Only the hub's own message, sent to that queue with those bytes, goes out again: a body
+    someone else put in a dead-letter queue, or an edited copy, never reaches BNMP or SETARIM."""
+    v = replay_verdict(
+        status="parked",
+        queue=queue,
+        parsed=body,
+        body=body.to_bytes(),
+        known=Known(warrants={WARRANT: WarrantFacts("pending")}, sent=sent),
+        work_queues=WORK,
+    )
+    assert v.code == expected
 
 
 def test_parse_body_returns_the_envelope() -> None:

@@ -8,9 +8,17 @@ from uuid import UUID
 
 import pytest
 
+from contracts.envelope import AnyPayload
 from hub.ops.edits import EditedMessage, changed_paths, edit_message
 from hub.ops.replay import Verdict
-from tests.factories import ORDER, make_envelope, make_receipt
+from tests.factories import (
+    ORDER,
+    make_envelope,
+    make_receipt,
+    make_release_order,
+    make_revocation,
+    make_warrant,
+)
 
 NEW_ID = UUID("00000000-0000-4000-8000-0000000000ff")
 ORIGINAL = make_envelope(make_receipt()).to_bytes()
@@ -29,12 +37,22 @@ def edited(**changes: Any) -> str:
 
 
 def test_an_accepted_edit_gets_a_new_id_and_lists_the_changed_paths() -> None:
-    """The copy keeps its content but not the original's message id; only paths are reported."""
-    result = edit_message(ORIGINAL, edited(payload__received_by__role="diretor"), NEW_ID)
+    """The wrapper may be repaired: the copy keeps its content, not the original's id; only paths
+    are reported."""
+    result = edit_message(ORIGINAL, edited(occurred_at="2024-03-01T16:00:00Z"), NEW_ID)
     assert isinstance(result, EditedMessage)
     assert result.envelope.message_id == NEW_ID
     assert json.loads(result.body)["message_id"] == str(NEW_ID)
-    assert result.changed == ("payload.received_by.role",)
+    assert result.changed == ("occurred_at",)
+
+
+def test_an_unknown_payload_key_may_be_dropped() -> None:
+    """A sender's extra key the contract refuses is removed by an edit: the rest stays as sent."""
+    doc = json.loads(ORIGINAL)
+    doc["payload"]["extra"] = "added by the unit's system"
+    result = edit_message(json.dumps(doc).encode(), ORIGINAL.decode(), NEW_ID)
+    assert isinstance(result, EditedMessage)
+    assert result.changed == ("payload.extra",)
 
 
 @pytest.mark.parametrize(
@@ -44,17 +62,45 @@ def test_an_accepted_edit_gets_a_new_id_and_lists_the_changed_paths() -> None:
         ({"secrecy": "secret"}, "secrecy"),
         ({"payload__order_number": f"{ORDER[:-1]}9"}, "payload.order_number"),
         ({"source__system": "OTHER"}, "source"),
+        ({"payload__unit": "mg.other-unit"}, "payload.unit"),
+        ({"payload__received_at": "2024-03-01T12:00:00Z"}, "payload.received_at"),
+        ({"payload__received_by__name": "Outro Nome"}, "payload.received_by"),
+        ({"payload__received_by__role": "diretor"}, "payload.received_by"),
     ],
+    ids=["correlation", "secrecy", "business key", "source", "unit", "time", "person", "role"],
 )
-def test_an_edit_may_not_change_what_the_message_is_about(
-    changes: dict[str, Any], locked: str
-) -> None:
-    """Kind, correlation, business key, source and secrecy are locked against edits."""
+def test_an_edit_may_not_change_what_the_message_says(changes: dict[str, Any], locked: str) -> None:
+    """The envelope's kind, correlation, source and secrecy, and every payload field its contract
+    defines (the person, the unit, the times a deadline reads) are locked."""
     result = edit_message(ORIGINAL, edited(**changes), NEW_ID)
     assert isinstance(result, Verdict)
-    assert result.code in ("locked_field", "invalid_edit")
-    if result.code == "locked_field":
-        assert locked in result.why
+    assert result.code == "locked_field"
+    assert locked in result.why
+
+
+def test_a_field_the_original_lacked_may_not_be_added() -> None:
+    """A truncated message cannot be completed by hand: adding a locked field changes it too."""
+    doc = json.loads(ORIGINAL)
+    del doc["payload"]["received_at"]
+    result = edit_message(json.dumps(doc).encode(), ORIGINAL.decode(), NEW_ID)
+    assert isinstance(result, Verdict)
+    assert (result.code, "payload.received_at" in result.why) == ("locked_field", True)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [make_release_order(), make_warrant(), make_revocation()],
+    ids=lambda p: p.kind,
+)
+def test_a_court_document_is_never_edited(payload: AnyPayload) -> None:
+    """A court signs its documents' exact bytes: an edited copy would be unsigned, so even a
+    repair of the wrapper is refused."""
+    original = make_envelope(payload).to_bytes()
+    doc = json.loads(original)
+    doc["occurred_at"] = "2024-03-01T16:00:00Z"
+    result = edit_message(original, json.dumps(doc), NEW_ID)
+    assert isinstance(result, Verdict)
+    assert result.code == "signed_document"
 
 
 def test_an_edit_must_be_a_valid_message() -> None:
@@ -71,10 +117,17 @@ def test_an_unchanged_body_is_not_an_edit() -> None:
     assert result.code == "no_change"
 
 
-def test_a_broken_original_can_be_fixed_by_an_edit() -> None:
-    """When the original is not JSON there is nothing to lock: a valid edit is accepted."""
-    result = edit_message(b"\xff not json", ORIGINAL.decode(), NEW_ID)
-    assert isinstance(result, EditedMessage)
+@pytest.mark.parametrize(
+    "original",
+    [b"\xff not json", b"[1, 2]", b'{"payload": {}}'],
+    ids=["not json", "not an object", "no kind"],
+)
+def test_an_original_that_names_nothing_cannot_be_edited(original: bytes) -> None:
+    """Without a JSON message naming its kind there is nothing to hold an edit to: the "edit"
+    would be a message the operator wrote, so the sender must send it again."""
+    result = edit_message(original, ORIGINAL.decode(), NEW_ID)
+    assert isinstance(result, Verdict)
+    assert result.code == "unanchored"
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,10 @@ def test_delay_for(attempt: int, delay: float | None) -> None:
         asyncpg.exceptions.AdminShutdownError(
             "terminating connection due to administrator command"
         ),
+        # a failover's gap, with a multi-host DSN: every host answers, none takes writes yet
+        asyncpg.exceptions.TargetServerAttributeNotMatched(
+            "None of the hosts match the target attribute requirement <SessionAttribute.read_write>"
+        ),
         TimeoutError(),
     ],
     ids=lambda e: type(e).__name__,

@@ -163,11 +163,11 @@ def test_the_court_connector_verifies_with_the_settings_keys() -> None:
 
 @pytest.mark.parametrize(
     ("secret", "body", "valid"),
-    [("s3cret", BODY, True), ("other", BODY, False), ("s3cret", BODY + b" ", False)],
+    [("s3cret-s3cret-s3cret", BODY, True), ("other", BODY, False), ("s3cret", BODY + b" ", False)],
 )
 def test_webhooks_to_courts_are_hmac_signed(secret: str, body: bytes, valid: bool) -> None:
-    """A court checks the hub's webhook with the shared secret; another secret or body fails."""
-    signature = mapping.sign("s3cret", BODY)
-    assert signature.startswith("sha256=")
-    assert mapping.verify(secret, body, signature) is valid
-    assert mapping.verify("s3cret", BODY, None) is False
+    """A court checks the hub's webhook with its own secret; another secret or body fails."""
+    signature = mapping.sign("s3cret-s3cret-s3cret", BODY, "m-1", 1_700_000_000)
+    assert signature.startswith("t=1700000000,v1=")
+    assert mapping.verify(secret, body, "m-1", signature, 1_700_000_010) is valid
+    assert mapping.verify("s3cret-s3cret-s3cret", BODY, "m-1", None, 1_700_000_010) is False

@@ -14,16 +14,20 @@ from typing import Any, Final
 
 from contracts import Envelope, IllegalTransition
 from contracts.bnmp import (
+    BnmpChangeUnrecognised,
     BnmpRegistrationCompleted,
     BnmpRegistrationRejected,
     WarrantComplied,
     WarrantExpired,
+    WarrantRecorded,
 )
 from contracts.court import ReleaseOrderIssued, WarrantIssued, WarrantRevoked
 from contracts.errors import ContractError
 from contracts.hub_events import DeadlineAlert
 from hub.domain.audit import AuditEntry
+from hub.domain.authority import HUB, Actor
 from hub.domain.decide import alerts, release_order, warrant
+from hub.domain.decide.authorise import authorise
 from hub.domain.decide.common import (
     HUB_SOURCE,
     RELEASE_DOCS,
@@ -43,8 +47,12 @@ def keys_for(env: Envelope) -> tuple[set[str], set[str]]:
     p = env.payload
     if isinstance(p, ReleaseOrderIssued):
         return {p.order_number}, set(p.covered_warrants)
-    if isinstance(p, WarrantIssued | WarrantRevoked | WarrantComplied | WarrantExpired):
+    if isinstance(
+        p, WarrantIssued | WarrantRevoked | WarrantComplied | WarrantExpired | WarrantRecorded
+    ):
         return set(), {p.warrant_number}
+    if isinstance(p, BnmpChangeUnrecognised):
+        return set(), {p.subject}  # the document BNMP reported on (refused, whatever it holds)
     if isinstance(p, BnmpRegistrationCompleted | BnmpRegistrationRejected):
         return (
             ({p.document_number}, set())
@@ -63,10 +71,23 @@ def _registration(env: Envelope, p: BnmpResult, view: View, now: datetime, d: Di
     return warrant.registration(env, p, view, now, d)
 
 
+def _unrecognised(
+    env: Envelope, p: BnmpChangeUnrecognised, view: View, now: datetime, d: Directory
+) -> Outcome:
+    """Something BNMP reported that the hub does not know: never applied, never ignored. Refused,
+    so that it is dead-lettered and kept, with BNMP's label, for an operator."""
+    raise ContractError(
+        f"BNMP reported a {p.what.replace('_', ' ')} the hub does not know: {p.label!r}"
+        f" (document {p.number or 'unreadable'}); kept for an operator",
+        reason="unrecognised_bnmp_change",
+    )
+
+
 # Not annotated: mypy then checks that `_registration` takes both payload types.
 _BNMP: Final = (
     Decider(BnmpRegistrationCompleted, _registration),
     Decider(BnmpRegistrationRejected, _registration),
+    Decider(BnmpChangeUnrecognised, _unrecognised),
 )
 
 
@@ -88,15 +109,22 @@ def reads_outages(env: Envelope) -> bool:
     return isinstance(env.payload, ReleaseOrderIssued)
 
 
-def decide(env: Envelope, view: View, now: datetime, directory: Directory) -> Outcome:
-    """What `env` changes, given `view`; raises `ContractError`/`HubError` when it cannot apply."""
+def decide(
+    env: Envelope, view: View, now: datetime, directory: Directory, actor: Actor = HUB
+) -> Outcome:
+    """What `env` changes, given `view`; raises `ContractError`/`HubError` when it cannot apply.
+
+    `actor` is who the hub authenticated behind `env`: a court document is refused unless it may
+    say what it says (`authorise`), and the transitions it causes are audited in its name.
+    """
     decider = _DECIDERS.get(type(env.payload))
     if decider is None:
         raise ContractError(
             f"{env.kind} is not accepted from outside the hub", reason="hub_only_kind"
         )
+    authorise(env, view, actor, directory.competence)
     try:
-        return decider(env, view, now, directory)
+        return decider(env, view, now, directory).acted_by(actor.name)
     except IllegalTransition as e:
         # "not yet", or about a warrant the hub has not seen yet: a counter-warrant, compliance or
         # expiry can overtake its warrant (two hub processes, or two systems sending close

@@ -62,7 +62,8 @@ class Directory:
 
     units: frozenset[str]
     deadlines: DeadlinePolicy = field(default_factory=DeadlinePolicy)
-    person_key_secret: bytes = b"hub-demo-secret"
+    competence: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # authority
+    person_key_secret: bytes = b"hub-demo-secret"  # the settings' in a running hub
 
     def person_key(self, person: Person) -> str:
         """A keyed hash of the person's CPF (else RJI): joined on, never the CPF."""
@@ -93,6 +94,17 @@ class Outcome:
             sends=self.sends + other.sends,
             audit=self.audit + other.audit,
         )
+
+    def acted_by(self, actor: str) -> Outcome:
+        """This outcome with its state transitions audited in `actor`'s name: the party whose
+        message caused them. What the hub does in consequence (sends, withholds) stays the hub's."""
+        if actor == "hub":
+            return self
+        audit = tuple(
+            dataclasses.replace(e, actor=actor) if e.action.endswith(".transition") else e
+            for e in self.audit
+        )
+        return dataclasses.replace(self, audit=audit)
 
 
 @dataclass(frozen=True)
@@ -153,14 +165,21 @@ def forward_id(env: Envelope) -> UUID:
 
 
 def sends(
-    env: Envelope, unit: str | None, d: Directory, now: datetime, court: str | None = None
+    env: Envelope,
+    unit: str | None,
+    d: Directory,
+    now: datetime,
+    court: str | None = None,
+    *,
+    to_court: bool = True,
 ) -> Outcome:
     """Route `env`: one copy, with a stable id, to every cleared destination (the first queue as
-    routing key, the others in `cc`), and the court it concerns in `x-hub-court`."""
+    routing key, the others in `cc`), and the court it concerns in `x-hub-court`; `to_court`
+    False leaves the courts out (`route`)."""
     headers = {"x-hub-kind": env.kind, **({"x-hub-court": court} if court else {})}
     audit: list[AuditEntry] = []
     queues: list[str] = []
-    for r in route(env, unit, d.units):
+    for r in route(env, unit, d.units, court=to_court):
         if r.withheld:
             detail = {"kind": env.kind, "to": r.connector, "why": r.withheld}
             audit.append(AuditEntry(now, "hub", "message.withheld", env.correlation_id, detail))

@@ -139,9 +139,11 @@ def _new_order(
 def validation(
     env: Envelope, p: ValidationCompleted, view: View, now: datetime, d: Directory
 ) -> Outcome:
-    """SETARIM's certificate; impediments are referred to the courts (S000 art.4 §2)."""
+    """SETARIM's certificate; impediments are referred to the courts (S000 art.4 §2) and kept on
+    the order, so that one leaving force lifts it (`register.lift`)."""
     row = order_row(view, p.order_number, env)
-    out = step_order(row, env, now, d, validated_at=p.validated_at)
+    impediments = tuple(i.warrant_number for i in p.impediments)
+    out = step_order(row, env, now, d, validated_at=p.validated_at, impediments=impediments)
     if p.cleared:
         return out
     due = now + d.deadlines.impediment_regularisation

@@ -1,5 +1,5 @@
-"""Decisions about a warrant, pure: its issue, revocation, compliance and expiry, and BNMP's answer
-to its registration."""
+"""Decisions about a warrant, pure: its issue, revocation, compliance and expiry, what BNMP (the
+register of record) reports of it, and BNMP's answer to its registration."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import dataclasses
 from datetime import datetime
 from typing import Final
 
-from contracts import Envelope
-from contracts.bnmp import WarrantComplied, WarrantExpired
+from contracts import Envelope, IllegalTransition
+from contracts.bnmp import WarrantComplied, WarrantExpired, WarrantRecorded
 from contracts.court import WarrantIssued, WarrantRevoked
 from contracts.deadlines import satisfied_by
 from contracts.lifecycle import WarrantState, transition_warrant
 from contracts.vocabulary import DeadlineKind
+from hub.domain.decide import register
 from hub.domain.decide.common import (
     BnmpResult,
     Decider,
@@ -58,13 +59,27 @@ def issued(env: Envelope, p: WarrantIssued, view: View, now: datetime, d: Direct
 
 def changed(
     env: Envelope,
-    p: WarrantRevoked | WarrantComplied | WarrantExpired,
+    p: WarrantRevoked | WarrantComplied | WarrantExpired | WarrantRecorded,
     view: View,
     now: datetime,
     d: Directory,
 ) -> Outcome:
-    """A known warrant revoked (a counter-warrant), complied with or expired."""
-    return _step(view, p.warrant_number, env, now, d)
+    """A warrant revoked (a counter-warrant), complied with, expired, or as BNMP reports it; a BNMP
+    report may be the hub's first sight of it (S004 item 10). Then what that means for the
+    person's other warrants and for the orders it impedes (`register.consequences`)."""
+    number = p.warrant_number
+    before = view.warrants.get(number)
+    try:
+        if before is None and not isinstance(p, WarrantRevoked):
+            out = register.first_seen(env, p, now, d)
+        else:
+            out = _step(view, number, env, now, d)
+    except IllegalTransition as e:
+        if e.reason != "register_drift":
+            raise
+        return register.drift(env, number, str(e), now)
+    after = out.warrants[number]
+    return out + register.consequences(view.merged(out), before, after, env, now, d)
 
 
 def registration(env: Envelope, p: BnmpResult, view: View, now: datetime, d: Directory) -> Outcome:
@@ -86,7 +101,7 @@ def _step(
         warrants={number: updated},
         satisfied=done,
         audit=(transition_audit(number, "warrant", row.state, new.value, env, now),),
-    ) + sends(env, None, d, now, row.issuing_court)
+    ) + sends(env, None, d, now, row.issuing_court, to_court=row.origin != "bnmp")
 
 
 def _warrant_row(view: View, number: str, env: Envelope) -> WarrantRow:
@@ -104,4 +119,5 @@ DECIDERS: Final = (
     Decider(WarrantRevoked, changed),
     Decider(WarrantComplied, changed),
     Decider(WarrantExpired, changed),
+    Decider(WarrantRecorded, changed),
 )

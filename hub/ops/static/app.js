@@ -52,7 +52,7 @@ function fill(id, ...nodes) {
 }
 
 function table(headers, rows, opts = {}) {
-  const head = h("tr", null, headers.map((c) => h("th", { class: /^[#≥]|count|failures|ready|unacked|rate|open|overdue|met/i.test(c) ? "num" : null }, c)));
+  const head = h("tr", null, headers.filter((c) => c !== null).map((c) => h("th", { class: /^[#≥]|count|failures|ready|unacked|rate|open|overdue|met/i.test(c) ? "num" : null }, c)));
   return h("table", { id: opts.id || null }, h("thead", null, head), h("tbody", null, rows));
 }
 
@@ -174,15 +174,42 @@ function vbars(items, opts = {}) {
 // ------------------------------------------------------------------ overview
 
 async function renderOverview() {
-  const [ov, queues, connectors, acks, groups] = await Promise.all([
+  const [ov, queues, connectors, acks, groups, delivery] = await Promise.all([
     api("/api/overview"), api("/api/queues"), api("/api/connectors"),
-    api("/api/acknowledgements"), api("/api/dead-letters/groups"),
+    api("/api/acknowledgements"), api("/api/dead-letters/groups"), api("/api/delivery-acks?limit=50"),
   ]);
   renderKpis(ov, queues);
   renderQueues(queues);
   renderConnectors(connectors);
   renderAcks(acks);
+  renderDeliveryAcks(delivery);
   fill("groups-overview", groupsTable(groups));
+}
+
+// Destinations a message was sent to that have not acknowledged it (the hub's consumer's
+// delivery, or the unit's receipt or compliance): alerted ones were sent again and still are not.
+function renderDeliveryAcks(d) {
+  const alerted = Object.values(d.alerted).reduce((a, n) => a + n, 0);
+  const open = Object.values(d.open).reduce((a, n) => a + n, 0);
+  const summary = document.getElementById("acks-summary");
+  summary.textContent = alerted ? `${alerted} need a look` : `${open} open`;
+  summary.className = `badge ${alerted ? "bad" : "ok"}`;
+  fill("delivery-acks", d.items.length ? table(["subject", "kind", "queue", "sent", "# sent again", "state"], d.items.map((a) => h("tr", { class: "clickable", dataset: { ack: a.queue }, onclick: () => openTimeline(a.subject) },
+    h("td", null, a.subject), h("td", null, a.kind), h("td", null, a.queue), h("td", null, fmtTime(a.sent_at)), num(a.tries),
+    h("td", null, a.alerted_at ? badge(`unacknowledged since ${fmtTime(a.alerted_at)}`, "bad") : `next look ${a.next_at ? fmtTime(a.next_at) : "when due"}`)))) : h("p", { class: "muted" }, "Every destination acknowledged."));
+}
+
+// A RabbitMQ resource alarm blocks publishing: the hub pauses its intake until it clears.
+async function renderBanner() {
+  const b = await api("/api/broker");
+  const banner = document.getElementById("broker-banner");
+  const alarms = (b.alarms || []).join(", ");
+  if (b.blocked) {
+    banner.textContent = `RabbitMQ is blocking the hub's publishing${alarms ? ` (resource alarm: ${alarms})` : ""} since ${fmtTime(b.blocked_since)}: intake is paused, nothing is lost, it resumes when the alarm clears.`;
+  } else if (alarms) {
+    banner.textContent = `RabbitMQ resource alarm: ${alarms}. Publishing connections are blocked until it clears.`;
+  }
+  banner.hidden = !(b.blocked || alarms);
 }
 
 function renderKpis(ov, queues) {
@@ -195,6 +222,7 @@ function renderKpis(ov, queues) {
     ["Messages waiting", queues.totals.ready, queues.totals.ready > 1000 ? "warn" : "", null],
     ["Outbox backlog", ov.outbox_backlog, ov.outbox_oldest_s > 60 ? "warn" : "", null],
     ["Replay jobs running", ov.replay_jobs_active, "", "#jobs"],
+    ["Deliveries unacknowledged", ov.acks_alerted, ov.acks_alerted ? "bad" : "ok", null],
   ];
   fill("kpis", cards.map(([label, value, kind, link]) => {
     const card = h("div", { class: `kpi ${kind}`, dataset: { kpi: label } }, h("div", { class: "value" }, value), h("div", { class: "label" }, label));
@@ -281,7 +309,7 @@ async function renderDeadLetters() {
   fill("dl-groups", groupsTable(groups));
   const present = new Set(page.items.map((d) => d.id));
   for (const id of [...state.selected]) if (!present.has(id)) state.selected.delete(id);
-  fill("dl-list", page.items.length ? h("div", { class: "scroll" }, table(["", "#", "last failed", "failed queue", "kind", "order / warrant", "reason", "failures", "status"], page.items.map(letterRow), { id: "dl-table" })) : h("p", { class: "muted", id: "dl-empty" }, "No dead letters match."));
+  fill("dl-list", page.items.length ? h("div", { class: "scroll" }, table([state.me.role === "viewer" ? null : "", "#", "last failed", "failed queue", "kind", "order / warrant", "reason", "failures", "status"], page.items.map(letterRow), { id: "dl-table" })) : h("p", { class: "muted", id: "dl-empty" }, "No dead letters match."));
 }
 
 function letterRow(d) {
@@ -289,17 +317,17 @@ function letterRow(d) {
   box.checked = state.selected.has(d.id);
   const status = d.status === "parked" ? badge("parked", "bad") : d.status === "replayed" ? badge("replayed", "ok") : badge(d.status);
   return h("tr", { class: `clickable ${state.detailId === d.id ? "selected" : ""}`, dataset: { id: d.id, subject: d.correlation_id || "" }, onclick: () => showLetter(d.id) },
-    h("td", null, box), num(d.id), h("td", null, fmtTime(d.last_failed_at)), h("td", null, d.queue.replace(/^hub\./, "")),
+    state.me.role === "viewer" ? null : h("td", null, box), num(d.id), h("td", null, fmtTime(d.last_failed_at)), h("td", null, d.queue.replace(/^hub\./, "")),
     h("td", null, d.kind || "–"), h("td", null, d.correlation_id || "–"),
     h("td", null, d.reason, d.refused_code ? h("div", { class: "muted" }, `last replay refused: ${d.refused_code}`) : null),
     num(d.failures), h("td", null, status));
 }
 
-async function showLetter(id, message) {
+async function showLetter(id, message, revealed) {
   state.detailId = id;
   document.querySelectorAll("#dl-table tr.selected").forEach((tr) => tr.classList.remove("selected"));
   document.querySelector(`#dl-table tr[data-id="${id}"]`)?.classList.add("selected");
-  const d = await api(`/api/dead-letters/${id}`);
+  const d = revealed || await api(`/api/dead-letters/${id}`);
   const canAct = state.me && state.me.role !== "viewer";
   const isAdmin = state.me && state.me.role === "admin";
   const info = [
@@ -311,18 +339,29 @@ async function showLetter(id, message) {
   const verdict = d.verdict.allowed
     ? h("div", { class: "verdict ok", id: "dl-verdict" }, "Replay allowed: ", d.verdict.why)
     : h("div", { class: "verdict bad", id: "dl-verdict" }, `Replay would be refused (${d.verdict.code}): `, d.verdict.why);
-  const body = d.body.format === "json" ? JSON.stringify(d.body.content, null, 2) : d.body.content === null ? `(${d.body.size} bytes, not JSON: hidden)` : d.body.content;
+  const body = d.body.format === "json" ? JSON.stringify(d.body.content, null, 2) : d.body.content === null ? `(${d.body.size} bytes, not a JSON message: hidden)` : d.body.content;
+  const shown = d.body.masked ? badge(`only non-personal fields${d.body.hidden_fields ? `: ${d.body.hidden_fields} hidden` : ""}`, "warn") : badge("revealed (audited)", "bad");
   fill("dl-detail",
     h("h2", null, `Dead letter ${d.id}`),
     h("dl", null, info.map(([k, v]) => [h("dt", null, k), h("dd", null, v)])),
     verdict,
-    canAct ? actionsPanel(d, isAdmin, body) : h("p", { class: "muted" }, "Viewers cannot act on dead letters."),
+    canAct ? actionsPanel(d, isAdmin, body) : h("p", { class: "muted", id: "dl-viewer-note" }, "Viewers cannot act on dead letters."),
     h("p", { class: "result", id: "dl-result" }, message || ""),
     h("h2", null, "Error"), h("pre", null, d.error_message || "–"),
     h("details", null, h("summary", null, "Trace"), h("pre", null, d.trace || "–")),
     h("h2", null, "Headers"), h("pre", null, JSON.stringify(shownHeaders(d.headers), null, 2)),
-    h("h2", null, "Body ", d.body.masked ? badge("personal data masked", "warn") : badge("unmasked (audited)", "bad")),
+    h("h2", null, "Body ", shown),
     h("pre", { id: "dl-body" }, body));
+}
+
+// An admin sees a dead letter as it is only with a reason, which the audit log keeps.
+async function revealLetter(id) {
+  const reason = document.getElementById("dl-reason").value.trim();
+  const out = document.getElementById("dl-result");
+  if (reason.length < 5) { out.textContent = "Give a reason to reveal it (at least 5 characters): it goes to the audit log."; out.className = "result error"; return; }
+  const res = await post(`/api/dead-letters/${id}/reveal`, { reason });
+  if (res.status !== 200) { out.textContent = `Failed: ${explain(res)}`; out.className = "result error"; return; }
+  await showLetter(id, "Revealed: this view is in the audit log.", res.body);
 }
 
 // The error's message and trace have their own sections; the rest of the headers is shown as is.
@@ -338,13 +377,14 @@ function actionsPanel(d, isAdmin, body) {
     h("div", { class: "row" },
       h("button", { id: "dl-replay", type: "button", disabled: !parked, onclick: () => act(d.id, "replay") }, "Replay"),
       parked ? h("button", { id: "dl-archive", type: "button", class: "secondary", onclick: () => act(d.id, "archive") }, "Archive") : null,
-      d.status === "archived" ? h("button", { id: "dl-restore", type: "button", class: "secondary", onclick: () => act(d.id, "restore") }, "Restore") : null));
-  if (isAdmin && parked) {
+      d.status === "archived" ? h("button", { id: "dl-restore", type: "button", class: "secondary", onclick: () => act(d.id, "restore") }, "Restore") : null,
+      isAdmin && d.body.masked ? h("button", { id: "dl-reveal", type: "button", class: "danger", onclick: () => revealLetter(d.id) }, "Reveal (audited)") : null));
+  if (isAdmin && parked && !d.body.masked) {
     const editor = h("textarea", { id: "dl-edit-body", spellcheck: "false" });
     editor.value = d.body.format === "json" || d.body.format === "text" ? body : "";
-    panel.append(h("details", null, h("summary", null, "Edit and replay (admin)"),
-      h("p", { class: "muted" }, "The copy gets a new message id linked to this one; kind, order number, source and secrecy are locked."),
-      editor, h("button", { id: "dl-edit-replay", type: "button", class: "danger", onclick: () => act(d.id, "edit-replay", { body: editor.value }) }, "Replay the edited copy")));
+    panel.append(h("details", null, h("summary", null, "Edit and replay (admin, second admin approves)"),
+      h("p", { class: "muted" }, "Only the envelope's schema_version, occurred_at and causation_id can be repaired, and payload fields the contract does not know dropped: what the message says is its sender's. A court's signed document is never edited. The copy gets a new message id linked to this one, and runs once another admin approves it."),
+      editor, h("button", { id: "dl-edit-replay", type: "button", class: "danger", onclick: () => act(d.id, "edit-replay", { body: editor.value }) }, "Ask for approval")));
   }
   return panel;
 }
@@ -355,13 +395,14 @@ async function act(id, what, extra = {}) {
   if (reason.length < 5) { out.textContent = "Give a reason (at least 5 characters): it goes to the audit log."; out.className = "result error"; return; }
   const res = await post(`/api/dead-letters/${id}/${what}`, { reason, ...extra });
   let message;
-  if (res.status === 200 && res.body.replayed) message = `Replayed as ${res.body.message_id}.`;
+  if (res.status === 202 && res.body.action) message = `Request ${res.body.id} waits for a second admin's approval (Approvals).`;
+  else if (res.status === 200 && res.body.replayed) message = `Replayed as ${res.body.message_id}.`;
   else if (res.status === 200) message = `${what === "archive" ? "Archived" : "Restored"}.`;
   else if (res.status === 409 && res.body.code) message = `Refused (${res.body.code}): ${res.body.why}`;
   else message = `Failed: ${explain(res)}`;
   await renderDeadLetters();
   await showLetter(id, message);
-  document.getElementById("dl-result").className = `result ${res.status === 200 ? "" : "error"}`;
+  document.getElementById("dl-result").className = `result ${res.status < 300 ? "" : "error"}`;
 }
 
 async function bulk(kind) {
@@ -374,7 +415,8 @@ async function bulk(kind) {
   if (kind !== "all" && !selection.ids.length) { out.textContent = "Select dead letters first."; return; }
   const path = kind === "archive" ? "/api/dead-letters/archive" : "/api/replay-jobs";
   const res = await post(path, { reason, selection });
-  if (res.status === 202) { out.textContent = `Replay job ${res.body.id} started: canary first.`; location.hash = "#jobs"; }
+  if (res.status === 202 && res.body.approval) { out.textContent = `More dead letters than one person may replay at once: request ${res.body.approval} waits for a second admin (Approvals).`; }
+  else if (res.status === 202) { out.textContent = `Replay job ${res.body.id} started: canary first.`; location.hash = "#jobs"; }
   else if (res.status === 200) { out.textContent = `Archived ${res.body.changed.length}.`; state.selected.clear(); await renderDeadLetters(); }
   else out.textContent = `Failed: ${explain(res)}`;
 }
@@ -439,6 +481,34 @@ async function cancelJob(id) {
   await renderJobs();
 }
 
+async function renderApprovals() {
+  if (state.me.role === "viewer") { fill("approvals", h("p", { class: "muted" }, "Viewers do not see requests.")); return; }
+  const rows = await api("/api/approvals?limit=100");
+  const mine = `ops:${state.me.user}`;
+  fill("approvals", rows.length ? table(["#", "asked", "by", "what", "reason", "changes", "state", ""], rows.map((a) => {
+    const what = a.action === "edit_replay" ? `edit and replay dead letter ${a.dead_letter_id}` : `bulk replay of ${a.count} dead letters`;
+    const changes = a.changes.map((c) => `${c.path}: ${JSON.stringify(c.before)} → ${JSON.stringify(c.after)}`).join("; ") || (a.selection ? JSON.stringify(a.selection) : "–");
+    const decided = a.state === "pending" ? badge("pending", "warn") : h("span", null, badge(a.state, a.state === "approved" ? "ok" : "bad"), h("div", { class: "muted" }, `${a.decided_by || ""}: ${a.decision_reason || ""}`));
+    const canDecide = state.me.role === "admin" && a.state === "pending" && a.requested_by !== mine;
+    return h("tr", { dataset: { approval: a.id } }, num(a.id), h("td", null, fmtTime(a.requested_at)), h("td", null, a.requested_by, h("div", { class: "muted" }, a.requester_role)),
+      h("td", null, what, a.subject ? h("div", { class: "muted" }, a.subject) : null), h("td", null, a.request_reason), h("td", { class: "muted" }, changes), h("td", null, decided),
+      h("td", null, canDecide ? [h("button", { type: "button", class: "approve", onclick: () => decide(a.id, "approve") }, "Approve"), " ", h("button", { type: "button", class: "secondary reject", onclick: () => decide(a.id, "reject") }, "Reject")]
+        : a.state === "pending" && a.requested_by === mine ? h("span", { class: "muted" }, "another admin decides") : null));
+  })) : h("p", { class: "muted" }, "No request yet."));
+}
+
+async function decide(id, what) {
+  const reason = window.prompt(what === "approve" ? "Why approve this request? (kept in the audit log)" : "Why reject this request?");
+  if (!reason) return;
+  const res = await post(`/api/approvals/${id}/${what}`, { reason });
+  const out = document.getElementById("approvals-result");
+  if (res.status !== 200) out.textContent = `Failed: ${explain(res)}`;
+  else if (res.body.replay) out.textContent = res.body.replay.replayed ? `Approved: replayed as ${res.body.replay.message_id}.` : `Approved, but the replay was refused (${res.body.replay.code}): ${res.body.replay.why}`;
+  else if (res.body.job) out.textContent = `Approved: replay job ${res.body.job.id} started.`;
+  else out.textContent = `Request ${id} ${res.body.approval.state}.`;
+  await renderApprovals();
+}
+
 async function renderAudit() {
   const rows = await api("/api/audit?limit=200");
   fill("audit", rows.length ? table(["#", "when", "who", "action", "subject", "reason", "detail"], rows.map((r) => {
@@ -451,18 +521,21 @@ async function renderAudit() {
 
 // ------------------------------------------------------------------ session, routing, refresh
 
-const VIEWS = { overview: renderOverview, "dead-letters": renderDeadLetters, timeline: renderTimeline, jobs: renderJobs, audit: renderAudit };
+const VIEWS = { overview: renderOverview, "dead-letters": renderDeadLetters, timeline: renderTimeline, jobs: renderJobs, approvals: renderApprovals, audit: renderAudit };
 
 async function refresh() {
-  if (!state.me || state.busy) return;
+  if (!state.me) return;
+  if (state.busy) { state.again = true; return; } // a view asked for meanwhile is drawn next
   state.busy = true;
+  state.again = false;
   try {
-    await VIEWS[state.view]();
+    await Promise.all([VIEWS[state.view](), renderBanner()]);
     document.getElementById("updated").textContent = `updated ${fmtTime(new Date().toISOString()).slice(11)}`;
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 401)) document.getElementById("updated").textContent = `refresh failed: ${e.message}`;
   } finally {
     state.busy = false;
+    if (state.again) refresh();
   }
 }
 
