@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +14,8 @@ import aio_pika
 import asyncpg
 
 from contracts import Envelope
+from hub.domain.outgoing import Outgoing
+from hub.errors import PublishFailed
 from hub.settings import HubSettings
 from hub.store import connect
 
@@ -128,3 +130,17 @@ async def kill_connections(settings: HubSettings) -> int:
                 headers={"X-Reason": "test: simulated crash"},
             )
     return len(conns)
+
+
+class ConfirmingPublisher:
+    """A publisher whose broker confirms everything at once (an engine's, in store tests)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+
+    async def publish_many(self, messages: Sequence[Outgoing]) -> list[PublishFailed | None]:
+        self.sent += messages
+        return [None] * len(messages)
+
+    async def publish(self, message: Outgoing) -> None:
+        self.sent.append(message)

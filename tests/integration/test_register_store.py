@@ -15,8 +15,6 @@ import pytest
 from contracts.envelope import AnyPayload
 from hub.domain.authority import Actor
 from hub.domain.decide import Directory, decide
-from hub.domain.outgoing import Outgoing
-from hub.errors import PublishFailed
 from hub.pipeline.engine import Engine, Job
 from hub.settings import EngineSettings, PostgresSettings
 from hub.store.pool import create_pool
@@ -34,6 +32,7 @@ from tests.factories import (
     make_warrant_expired,
     make_warrant_recorded,
 )
+from tests.integration.harness import ConfirmingPublisher
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 ANY = Actor("court:test", ("*",))  # these tests are about what is read, not authority
@@ -52,23 +51,9 @@ async def pool(schema: str) -> AsyncIterator[asyncpg.Pool]:
         await p.close()
 
 
-class _Confirming:
-    """A publisher whose broker confirms everything at once."""
-
-    def __init__(self) -> None:
-        self.sent: list[Outgoing] = []
-
-    async def publish_many(self, messages: Sequence[Outgoing]) -> list[PublishFailed | None]:
-        self.sent += messages
-        return [None] * len(messages)
-
-    async def publish(self, message: Outgoing) -> None:
-        self.sent.append(message)
-
-
-async def _batches(pool: asyncpg.Pool, *batches: Sequence[AnyPayload]) -> _Confirming:
+async def _batches(pool: asyncpg.Pool, *batches: Sequence[AnyPayload]) -> ConfirmingPublisher:
     """Each batch of payloads through the engine, one transaction after the other."""
-    publisher = _Confirming()
+    publisher = ConfirmingPublisher()
 
     def decider(env: Any, view: Any, now: datetime, _actor: Actor) -> Any:
         return decide(env, view, now, D, ANY)

@@ -4,7 +4,7 @@ writes keep the sequential meaning, and the declared column types match the sche
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -17,15 +17,14 @@ from contracts import parse_envelope
 from hub.domain.audit import AuditEntry
 from hub.domain.authority import Actor
 from hub.domain.decide import Directory, decide
-from hub.domain.outgoing import Outgoing
 from hub.domain.rows import Changes, DeadlineRow, WarrantRow
-from hub.errors import PublishFailed
 from hub.pipeline.engine import Engine, Job
 from hub.settings import EngineSettings, PostgresSettings
 from hub.store import audit_repo, state_repo
 from hub.store.pool import create_pool, migrate
 from hub.store.statement import RowsChanged, Statement
 from tests.conftest import PG_DSN
+from tests.integration.harness import ConfirmingPublisher
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 # The tables' owner tampering with the chain disables its append-only trigger first (0007).
@@ -44,20 +43,6 @@ async def pool(schema: str) -> AsyncIterator[asyncpg.Pool]:
         await p.close()
 
 
-class _Confirming:
-    """A publisher whose broker confirms everything at once."""
-
-    def __init__(self) -> None:
-        self.sent: list[Outgoing] = []
-
-    async def publish_many(self, messages: Sequence[Outgoing]) -> list[PublishFailed | None]:
-        self.sent += messages
-        return [None] * len(messages)
-
-    async def publish(self, message: Outgoing) -> None:
-        self.sent.append(message)
-
-
 _RESET = "RESET ALL"  # the pool's reset of a connection it takes back, off the ack's path
 
 
@@ -67,7 +52,7 @@ async def _statements_per_batch(pool: asyncpg.Pool, jobs: int) -> tuple[int, lis
     logged: list[str] = []
     engine = Engine(
         pool,
-        _Confirming(),
+        ConfirmingPublisher(),
         EngineSettings(max_batch=256, max_wait_ms=20),
         lambda: NOW,
         lambda env, view, now, _actor: decide(env, view, now, Directory(units=frozenset()), ANY),
@@ -296,7 +281,9 @@ async def test_a_failed_decision_gives_its_inbox_claim_back(pool: asyncpg.Pool) 
             raise ValueError("this one cannot be decided")
         return decide(env, view, now, Directory(units=frozenset()), ANY)
 
-    engine = Engine(pool, _Confirming(), EngineSettings(max_wait_ms=20), lambda: NOW, decider)
+    engine = Engine(
+        pool, ConfirmingPublisher(), EngineSettings(max_wait_ms=20), lambda: NOW, decider
+    )
     jobs = [Job("hub.court.in", env.message_id, (env,)) for env in envelopes]
     await engine.start()
     try:
