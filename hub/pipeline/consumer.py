@@ -17,6 +17,7 @@ Handlers never ack. They give `Consumer.consume` the raw message and, for an out
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import traceback
 from collections.abc import Collection, Mapping
@@ -50,6 +51,9 @@ __all__ = ["ACTOR_HEADER", "ERROR_HEADERS", "Consumer", "Received"]
 
 log = structlog.get_logger("hub.consumer")
 
+_MAX_HEADERS = 16_384  # bytes of a consumed message's headers, as JSON
+_CARRIED_PREFIXES = ("x-hub-", "x-court-")
+_MAX_CARRIED_VALUE = 1024
 TRUNCATED_HEADER = "x-hub-body-truncated-from"  # on a dead letter: the body's size before
 ACTOR_HEADER = "x-hub-actor"  # on a dead letter: the authenticated party behind the message
 ERROR_HEADERS = (
@@ -141,7 +145,7 @@ class Consumer:
         kind = "unknown"
         actor: Actor | None = None
         try:
-            _check_size(received.body, self._max_bytes)
+            _check_size(received.body, received.headers, self._max_bytes)
             env = parse_envelope(received.body)
             kind = env.kind
             _check_accepted(env, accepts, queue)
@@ -226,7 +230,7 @@ def _check_accepted(env: Envelope, accepts: Collection[str], queue: str) -> None
 def _error_headers(
     r: Received, decision: Decision, error: BaseException, now: datetime, actor: Actor | None
 ) -> dict[str, Any]:
-    headers = {k: v for k, v in r.headers.items() if not k.startswith("x-death")}
+    headers = _carried(r.headers)
     if actor is not None:
         headers[ACTOR_HEADER] = actor.name
     headers.update(
@@ -242,15 +246,33 @@ def _error_headers(
     return headers
 
 
-def _check_size(body: bytes, limit: int) -> None:
+def _check_size(body: bytes, headers: Mapping[str, Any], limit: int) -> None:
     """Refuse a message too large to parse: one unit's oversized envelope must not be parsed
-    whole by every worker that takes it."""
+    whole by every worker that takes it, nor headers near the broker's frame size be carried
+    into the hub's own publishes (a frame over `frame_max` closes the whole connection)."""
     if len(body) > limit:
         raise ContractError(
             f"message of {len(body)} bytes is over the hub's limit of {limit} bytes "
             "(HUB_RABBIT__MAX_MESSAGE_BYTES)",
             reason="too_large",
         )
+    size = len(json.dumps(headers, default=str))
+    if size > _MAX_HEADERS:
+        raise ContractError(
+            f"headers of {size} bytes are over the hub's limit of {_MAX_HEADERS}",
+            reason="too_large",
+        )
+
+
+def _carried(headers: Mapping[str, Any]) -> dict[str, Any]:
+    """The headers a retry or dead letter carries: the hub's own and a court's signature, each
+    short. Anything else a sender set stays behind (it could swell the hub's publish past the
+    broker's frame size)."""
+    return {
+        k: v
+        for k, v in headers.items()
+        if k.startswith(_CARRIED_PREFIXES) and len(str(v)) <= _MAX_CARRIED_VALUE
+    }
 
 
 def _redirect(

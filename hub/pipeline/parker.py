@@ -53,15 +53,6 @@ def _broker_death(headers: dict[str, Any]) -> tuple[str, str]:
     return f"broker_{reason}", queue
 
 
-def _published_to(headers: Mapping[str, Any]) -> str | None:
-    """The exchange a message the broker dead-lettered had been published to (its last death)."""
-    deaths = headers.get("x-death")
-    if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
-        exchange = deaths[0].get("exchange")
-        return exchange if isinstance(exchange, str) else None
-    return None
-
-
 def parked_from(
     connector: str,
     body: bytes,
@@ -78,14 +69,19 @@ def parked_from(
     The hub's own dead letters (`user_id` one of `hub_logins`) say why in their `x-hub-error-*`
     headers and carry their sender. Any other message was dead-lettered by the broker straight
     from a work queue (a poison message at its delivery limit): its `x-hub-*` headers are the
-    sender's and are dropped (`hub.domain.sender`), the broker's `x-death` says why, and its sender
-    is recorded as the broker vouches for it, so an operator's replay keeps it.
+    sender's and are dropped (`hub.domain.sender`), and its sender is recorded by its login alone
+    (the `user_id` the broker checked). Not by an exchange read from `x-death`: the broker keeps a
+    sender's own `x-death` entry when it matches the queue and reason and only counts it up, so
+    that exchange could be another unit's. A unit that published without `user_id` has no proven
+    sender here: a replay of it is refused `wrong_sender`, and the unit sends it again. The
+    reason and queue (`x-first-death-*`) are labels for the operator, which a sender could have
+    set too; they grant nothing.
 
     Total: whatever the sender put in the message, the record can be stored (PostgreSQL's text
     and jsonb refuse the NUL character: it becomes U+FFFD; an id that is no UUID is kept only in
     the headers), so a dead letter never loops between its queue and a failing insert.
     """
-    headers = arrive(headers, user_id, _published_to(headers), hub_logins).headers
+    headers = arrive(headers, user_id, None, hub_logins).headers
     clean = _storable({k: v for k, v in headers.items() if not k.startswith("x-death")})
     if message_id is not None and not _is_uuid(message_id):
         clean["x-hub-original-message-id"] = _storable(message_id)

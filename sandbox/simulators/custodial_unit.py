@@ -47,6 +47,7 @@ class UnitFaults:
     slow_s: float = 0.0
     duplicate_receipts: bool = False
     compliance_first: bool = False
+    receipt_after_s: float = 0.0  # with compliance_first: how long after the compliance
     headers: dict[str, Any] = field(default_factory=dict)
     hold_impeded: bool = False
     release_lag_s: float = 0.0
@@ -162,4 +163,6 @@ class UnitSimulator:
         await self._send(unit, certificate, env, f"compliance:{order.order_number}")
         (self.released if certificate.released else self.kept)[order.order_number] += 1
         if (held := u.unreceived.pop(order.order_number, None)) is not None:
+            if self.faults.receipt_after_s:
+                await asyncio.sleep(self.faults.receipt_after_s)  # the unit's own pace
             await self._acknowledge(unit, *held)

@@ -55,6 +55,8 @@ async def test_a_compliance_that_overtakes_its_receipt_is_applied_once_the_recei
     is applied once the receipt arrives, and the order is certified in BNMP; nothing is parked."""
     units = e2e.world.units
     units.faults.compliance_first = True
+    # the receipt half a second later: the certificate is decided first, whatever the batching
+    units.faults.receipt_after_s = 0.5  # within the test ladder (0.3 s + 0.6 s)
     units.faults.headers = dict(FORGED)
     before = _retried("hub.custodial_unit.in")
     o = order(41)

@@ -103,3 +103,29 @@ async def test_a_10_mb_message_is_refused_before_parsing_and_the_hub_keeps_servi
         letter["headers"] if isinstance(letter["headers"], dict) else json.loads(letter["headers"])
     )
     assert headers["x-hub-body-truncated-from"] == len(huge)
+
+
+async def test_headers_near_the_frame_size_are_refused_and_the_connection_lives(
+    settings: HubSettings,
+) -> None:
+    """127 kB of a sender's headers (under RabbitMQ's 128 KiB frame): refused `too_large`, and the
+    dead letter the hub publishes does not carry them (one over the frame size would close the
+    hub's whole connection); a good order sent after it flows."""
+    padding = {f"x-pad-{i}": "p" * 1000 for i in range(127)}
+    good = make_envelope(make_release_order())
+    async with Hub(settings, specs=[COURT], background=False):
+        async with amqp(settings) as ch:
+            await send(ch, "hub.court.in", make_envelope(make_release_order()), headers=padding)
+            await send(ch, "hub.court.in", good)
+
+        async def both() -> object:
+            async with database(settings) as db:
+                letters = await db.fetch("SELECT reason, headers FROM dead_letters")
+                order = await db.fetchval("SELECT state FROM release_orders")
+            return len(letters) == 1 and order is not None and letters[0]
+
+        letter = await wait_for(both, what="the padded message parked and the good order processed")
+    assert letter["reason"] == "too_large"
+    raw = letter["headers"]
+    headers = raw if isinstance(raw, dict) else json.loads(raw)
+    assert not [k for k in headers if k.startswith("x-pad-")]
