@@ -287,6 +287,9 @@ def _redirect(
     message_id = r.message_id or str(UUID(int=0))
     correlation_id, kind = r.correlation_id or "", r.kind or ""
     if decision.verdict == "retry" and decision.delay_s is not None:
+        # a retry carries no error: if the broker dead-letters it later (its delivery limit), the
+        # parker must read the broker's reason, not this attempt's stale one
+        headers = {k: v for k, v in headers.items() if k not in ERROR_HEADERS}
         rung = retry_label(decision.delay_s)
         headers[ATTEMPT_HEADER] = r.attempts + 1
         headers[RETRY_LEVEL_HEADER] = rung
