@@ -9,11 +9,15 @@ validating one costs) keeps the generator from stealing much CPU from what is me
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from connectors.court.signing import CourtSigner
 from contracts import (
     Envelope,
     Source,
@@ -26,6 +30,14 @@ from contracts import (
 
 __all__ = ["COURT", "WarrantFactory", "sent_at"]
 
+# The bench's court system: a fixed key (the orchestrator, the load generator and the hub's worker
+# are separate processes; a bench key is no secret), registered in the bench's settings, so the
+# hub verifies every warrant's signature as in production.
+SIGNER = CourtSigner(
+    "bench-rupe",
+    "RUPE",
+    Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"bench court key").digest()),
+)
 COURT = Source(connector="court", system="RUPE", unit="tjmg.vep-bh")
 _T0 = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
 _FIRST_PROCESS = 1_000_000  # process numbers NNNNNNN start here; the year varies by round

@@ -19,7 +19,8 @@ import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 
 from bench.measure import percentiles
-from bench.messages import WarrantFactory, sent_at
+from bench.messages import SIGNER, WarrantFactory, sent_at
+from hub.domain.topology import in_queue
 
 __all__ = ["BASELINE", "HUB", "Target", "offer", "preload"]
 
@@ -40,9 +41,12 @@ HUB = Target("hub.court.in", "", "hub.bnmp.out")
 BASELINE = Target("", "bench.baseline.in", "bench.baseline.out")
 
 
-def _message(message_id: str, body: bytes) -> aio_pika.Message:
+def _message(message_id: str, body: bytes, target: Target) -> aio_pika.Message:
+    """As the sender publishes it: to the hub's court exchange signed by the bench's court."""
+    signed = target.exchange == in_queue("court")
     return aio_pika.Message(
         body,
+        headers=dict(SIGNER.headers(body)) if signed else None,
         message_id=message_id,
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
@@ -64,7 +68,7 @@ async def preload(url: str, target: Target, count: int, factory: WarrantFactory)
         for first in range(0, count, _PRELOAD_WINDOW):
             batch = (factory.make(i) for i in range(first, min(count, first + _PRELOAD_WINDOW)))
             await asyncio.gather(
-                *(exchange.publish(_message(m, b), target.routing_key) for m, b in batch)
+                *(exchange.publish(_message(m, b, target), target.routing_key) for m, b in batch)
             )
     return time.perf_counter() - started
 
@@ -108,7 +112,9 @@ async def _send_at_rate(
             await asyncio.sleep(wait)
         lags.append((time.perf_counter() - due) * 1000)
         mid, body = factory.make(i, occurred_at=wall0 + timedelta(seconds=i / rate))
-        sends.append(asyncio.create_task(exchange.publish(_message(mid, body), target.routing_key)))
+        sends.append(
+            asyncio.create_task(exchange.publish(_message(mid, body, target), target.routing_key))
+        )
     results = await asyncio.gather(*sends, return_exceptions=True)
     failed = sum(isinstance(r, BaseException) for r in results)
     return lags, failed

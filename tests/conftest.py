@@ -21,7 +21,9 @@ from hub.settings import (
     PostgresSettings,
     RabbitSettings,
     RetrySettings,
+    SecuritySettings,
 )
+from tests.factories import COURT_SIGNER
 
 AMQP_URL = os.environ.get("HUB_RABBIT__URL", "amqp://guest:guest@127.0.0.1:5672/")
 MGMT_URL = os.environ.get("HUB_RABBIT__MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672/")
@@ -118,4 +120,8 @@ def settings(vhost: str, schema: str) -> HubSettings:
         postgres=PostgresSettings(dsn=PG_DSN, schema=schema, pool_min=1, pool_max=4),
         retry=RetrySettings(ladder_s=(0.3, 0.6), immediate_attempts=1, immediate_wait_s=0),
         engine=EngineSettings(max_batch=64, max_wait_ms=1, outbox_sweep_s=0.2, outbox_grace_s=0.5),
+        # production's checks, with the tests' court system registered (`harness.send` signs)
+        security=SecuritySettings(
+            court_keys={COURT_SIGNER.key_id: COURT_SIGNER.court_key(("tjmg.*",))}
+        ),
     )

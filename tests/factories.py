@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
+from connectors.court.signing import CourtSigner
 from contracts import (
     BnmpChangeUnrecognised,
     BnmpDocumentType,
@@ -50,6 +51,8 @@ ORDER = f"{PROCESS}.0002"
 CPF = "12345678909"  # synthetic: 123.456.789-09
 RJI = "17000011479"
 COURT = "tjmg.vep-bh"
+# The court system that signs what the tests send as a court (its key speaks for TJMG's units)
+COURT_SIGNER = CourtSigner.generate("test-court", "RUPE")
 UNIT = "mg.presidio-bh-01"
 MESSAGE_ID = UUID("00000000-0000-4000-8000-000000000001")
 

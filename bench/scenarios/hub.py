@@ -9,6 +9,7 @@ the ack.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from bench.probes import rss_mb
 from bench.results import StepResult, StepSpec
 from bench.scenarios.steady import offer_load
 from bench.traffic import HUB, preload
+from connectors import court
 from connectors.bnmp.handlers import answer
 from connectors.bnmp.mapping import digits, document_of
 from contracts import Envelope
@@ -45,7 +47,8 @@ __all__ = [
     "prepare_hub",
 ]
 
-COURT = ConnectorSpec("court", frozenset({"court.warrant.issued"}))
+# The real court connector: each warrant's signature verified as in production (bench.messages)
+COURT = dataclasses.replace(court.spec, deliver=None)
 
 
 def handled(queue: str) -> Counter[str]:

@@ -212,14 +212,12 @@ class Consumer:
 
 def _actor(sender: Sender, verify: Verify | None, env: Envelope, r: Received) -> Actor:
     """Who is behind a consumed message: what its connector's verifier authenticated, else the
-    login the broker vouched for. A connector without a verifier authenticates nobody and so
-    restricts nobody (tests' bare connectors); production's court connector always verifies."""
+    login the broker vouched for, which speaks for no court."""
     if verify is not None:
         verified = verify(Inbound(env, r.body, r.headers, sender))
         if verified is not None:
             return verified
-    name = f"amqp:{sender.login or sender.exchange or 'unknown'}"
-    return Actor(name, ("*",) if verify is None else ())
+    return Actor(f"amqp:{sender.login or sender.exchange or 'unknown'}")
 
 
 def _check_accepted(env: Envelope, accepts: Collection[str], queue: str) -> None:

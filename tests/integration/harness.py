@@ -18,6 +18,7 @@ from hub.domain.outgoing import Outgoing
 from hub.errors import PublishFailed
 from hub.settings import HubSettings
 from hub.store import connect
+from tests.factories import COURT_SIGNER
 
 _POLL_S = 30.0  # one poll that takes longer than this fails the wait (a service stopped answering)
 
@@ -77,8 +78,12 @@ async def amqp(settings: HubSettings) -> AsyncIterator[aio_pika.abc.AbstractChan
 async def send(
     channel: aio_pika.abc.AbstractChannel, exchange: str, env: Envelope | bytes, **props: Any
 ) -> None:
-    """Publish an envelope (or raw bytes) to an exchange, as an external system does."""
+    """Publish an envelope (or raw bytes) to an exchange, as an external system does: to
+    `hub.court.in` signed by the tests' court system unless the test gives its own `headers`
+    (an unsigned or forged document is a test's deliberate choice)."""
     body = env if isinstance(env, bytes) else env.to_bytes()
+    if exchange == "hub.court.in" and props.get("headers") is None:
+        props["headers"] = COURT_SIGNER.headers(body)
     ex = await channel.get_exchange(exchange)
     message_id = None if isinstance(env, bytes) else str(env.message_id)
     await ex.publish(

@@ -9,6 +9,7 @@ audit log; a delivery the hub holds (its system is down) is not published again.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -19,11 +20,12 @@ from uuid import NAMESPACE_URL, uuid5
 import aiormq
 import pytest
 
+from connectors import court, custodial_unit
 from contracts import Envelope, Source, ValidationCompleted, format_cnj
 from hub import metrics
 from hub.app import Hub
 from hub.connector import ConnectorSpec, Deliver
-from hub.domain.topology import unit_queue
+from hub.domain.topology import unit_exchange, unit_queue
 from hub.errors import UpstreamUnavailable
 from hub.ops.service import OpsService
 from hub.settings import AcksSettings, HubSettings
@@ -40,6 +42,7 @@ from .test_delivery import registered
 
 U = unit_queue(UNIT)
 ISSUED = "court.release_order.issued"
+UNIT_IN = unit_exchange(UNIT)  # the unit's own way in: only its user may write it
 SETARIM = Source(connector="setarim", system="SETARIM", unit="mg.setarim")
 
 
@@ -68,18 +71,13 @@ async def _registered(env: Envelope, headers: Mapping[str, Any]) -> tuple[Envelo
 
 
 def _specs(bnmp: Deliver = _registered) -> list[ConnectorSpec]:
-    """Bare connectors (no verifiers): BNMP registers, SETARIM clears, the court's webhook takes
-    everything; the units' answers come in on `hub.custodial_unit.in`."""
+    """BNMP registers, SETARIM clears, the court's webhook takes everything (the court's and the
+    units' real verifiers); the unit answers through its own exchange (`UNIT_IN`)."""
     return [
-        ConnectorSpec("court", frozenset({ISSUED}), deliver=lambda _r: _nothing),
+        dataclasses.replace(court.spec, deliver=lambda _r: _nothing),
         ConnectorSpec("bnmp", frozenset(), deliver=lambda _r: bnmp),
         ConnectorSpec("setarim", frozenset(), deliver=lambda _r: _validated),
-        ConnectorSpec(
-            "custodial_unit",
-            frozenset(
-                {"custodial_unit.receipt.acknowledged", "custodial_unit.compliance.certified"}
-            ),
-        ),
+        custodial_unit.spec,
     ]
 
 
@@ -152,7 +150,7 @@ async def test_each_destination_is_closed_by_its_own_evidence(settings: HubSetti
         copies = [m for m in await drain(ch, U) if m.type == ISSUED]
         assert [m.message_id for m in copies] == [str(rows[(U, ISSUED)]["message_id"])]
         receipt = make_receipt(order_number=order, unit=UNIT)
-        await send(ch, "hub.custodial_unit.in", make_envelope(receipt, message_id=uuid.uuid4()))
+        await send(ch, UNIT_IN, make_envelope(receipt, message_id=uuid.uuid4()))
 
         async def answered(kind: str, by: str) -> bool:
             row = (await _rows(settings, order)).get((U, kind))
@@ -163,7 +161,7 @@ async def test_each_destination_is_closed_by_its_own_evidence(settings: HubSetti
         await wait_for(lambda: _has(settings, order, U, validation), what="validation sent")
         assert not await answered(validation, "compliance")
         compliance = make_compliance(order_number=order, unit=UNIT)
-        await send(ch, "hub.custodial_unit.in", make_envelope(compliance, message_id=uuid.uuid4()))
+        await send(ch, UNIT_IN, make_envelope(compliance, message_id=uuid.uuid4()))
         await wait_for(lambda: answered(validation, "compliance"), what="compliance closing")
 
         async def all_closed() -> bool:
@@ -235,7 +233,7 @@ async def test_a_copy_lost_with_its_queue_is_published_again_alone(settings: Hub
         for answer in (make_receipt, make_compliance):
             for e in orders:
                 a = answer(order_number=e.correlation_id, unit=UNIT)
-                await send(ch, "hub.custodial_unit.in", make_envelope(a, message_id=uuid.uuid4()))
+                await send(ch, UNIT_IN, make_envelope(a, message_id=uuid.uuid4()))
 
             async def closed(by: str = answer.__name__.removeprefix("make_")) -> bool:
                 rows = await _all(s)
@@ -288,9 +286,7 @@ async def test_a_destination_that_never_acknowledges_is_alerted(settings: HubSet
                 assert _sample(metrics.ACKS_ALERTED, "unit") - before == 1
 
                 receipt = make_receipt(order_number=order, unit=UNIT)
-                await send(
-                    ch, "hub.custodial_unit.in", make_envelope(receipt, message_id=uuid.uuid4())
-                )
+                await send(ch, UNIT_IN, make_envelope(receipt, message_id=uuid.uuid4()))
 
                 async def closed() -> object:
                     return (await _rows(s, order))[(U, ISSUED)]["acked_by"] == "receipt"

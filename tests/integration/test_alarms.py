@@ -44,8 +44,10 @@ from hub.settings import (
     PostgresSettings,
     RabbitSettings,
     RetrySettings,
+    SecuritySettings,
 )
 from tests.conftest import PG_DSN
+from tests.factories import COURT_SIGNER
 
 from .harness import database, send, wait_for
 from .test_acks import _order, _specs, _validated
@@ -149,6 +151,9 @@ def _settings(schema: str, url: str) -> HubSettings:
         retry=RetrySettings(ladder_s=(RUNG_S,), immediate_attempts=1, immediate_wait_s=0),
         engine=EngineSettings(max_batch=64, max_wait_ms=1, outbox_sweep_s=0.2, outbox_grace_s=0.5),
         acks=AcksSettings(hub_window_s=60, blocked_poll_s=0.1),
+        security=SecuritySettings(  # production's checks, the tests' court registered
+            court_keys={COURT_SIGNER.key_id: COURT_SIGNER.court_key(("tjmg.*",))}
+        ),
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
+from connectors import court
 from contracts import BnmpDocumentType, BnmpRegistrationCompleted, Envelope, Source
 from hub.amqp.publisher import Publisher
 from hub.app import Hub
@@ -20,7 +22,8 @@ from tests.factories import make_envelope, make_release_order
 
 from .harness import amqp, database, send, wait_for
 
-COURT = ConnectorSpec("court", frozenset({"court.release_order.issued"}))
+# The real court connector (signatures verified, authority from its key), without its webhook
+COURT = dataclasses.replace(court.spec, deliver=None)
 BNMP = Source(connector="bnmp", system="BNMP3")
 
 

@@ -35,9 +35,9 @@ async def test_stop_is_bounded_when_the_broker_is_gone(settings: HubSettings, go
         async with amqp(settings) as channel:  # traffic first, on the broker itself
             await send(channel, "hub.court.in", make_envelope(make_warrant()))
 
-        async def settled() -> bool:  # parked: its signature is not the court's key here
+        async def settled() -> bool:  # signed by the tests' court: recorded
             async with database(settings) as db:
-                return bool(await db.fetchval("SELECT count(*) FROM dead_letters") > 0)
+                return bool(await db.fetchval("SELECT count(*) FROM warrants") > 0)
 
         await wait_for(settled, what="the message settled")
         if gone == "refusing":

@@ -39,12 +39,13 @@ from hub.settings import (
     PostgresSettings,
     RabbitSettings,
     RetrySettings,
+    SecuritySettings,
     SetarimSettings,
     TlsSettings,
 )
 from sandbox.simulators.setarim import SetarimSimulator, create_app
 from tests.conftest import PG_DSN
-from tests.factories import ORDER, UNIT, make_envelope, make_release_order
+from tests.factories import COURT_SIGNER, ORDER, UNIT, make_envelope, make_release_order
 from tests.tls import MadeCA, make_ca
 
 from .harness import database, send, wait_for
@@ -146,6 +147,9 @@ async def test_a_release_order_flows_over_amqps_and_https(
         engine=EngineSettings(max_batch=64, max_wait_ms=1, outbox_sweep_s=0.2, outbox_grace_s=0.5),
         setarim=SetarimSettings(url=setarim_url, timeout_s=5),
         tls=_tls(ca),
+        security=SecuritySettings(  # production's checks, the tests' court registered
+            court_keys={COURT_SIGNER.key_id: COURT_SIGNER.court_key(("tjmg.*",))}
+        ),
     )
 
     async def validated() -> object:

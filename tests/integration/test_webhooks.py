@@ -3,7 +3,6 @@ webhook gets its notifications held (dead-lettered `no_webhook`), never sent to 
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 import uuid
 
@@ -20,7 +19,7 @@ from tests.factories import make_envelope, make_receipt
 
 from .harness import amqp, database, wait_for
 
-SPECS = (dataclasses.replace(court.spec, verify=None),)
+SPECS = (court.spec,)
 
 
 async def _notify(settings: HubSettings, issuing_court: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from uuid import NAMESPACE_URL, uuid4, uuid5
 
 import httpx
 
+from connectors import court
 from contracts import (
     BnmpDocumentType,
     BnmpRegistrationCompleted,
@@ -56,10 +58,8 @@ ADMIN = {"Authorization": "Bearer t-admin"}
 ADMIN2 = {"Authorization": "Bearer t-admin2"}  # the second pair of eyes
 METRICS = {"Authorization": "Bearer t-prometheus"}
 
-COURT = ConnectorSpec(
-    "court",
-    frozenset({"court.release_order.issued", "court.warrant.issued", "court.warrant.revoked"}),
-)
+# The real court connector (signatures verified, authority from its key), without its webhook
+COURT = dataclasses.replace(court.spec, deliver=None)
 BNMP_SOURCE = Source(connector="bnmp", system="BNMP3")
 
 
